@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""kam-bench: side-by-side benchmark of echo servers on loopback.
+
+Starts each server itself (127.0.0.1, --port=0, waits for `listening on`), drives
+it with kam-load, samples the server's CPU time (/proc/PID/stat utime+stime) and
+RSS (/proc/PID/status VmRSS), interleaves servers round by round so drift
+cancels, and reports medians over rounds. Standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN_DIR = os.path.dirname(os.path.realpath(__file__))
+RESULTS_DIR = "@KAM_BENCH_RESULTS@"
+if RESULTS_DIR.startswith("@"):  # run from the source tree, not configured
+    RESULTS_DIR = os.path.join(os.path.dirname(BIN_DIR), "results")
+
+# name -> program (in BIN_DIR) and extra arguments. All take --host --port --threads,
+# print `listening on HOST:PORT` once accepting and exit on SIGTERM.
+SERVERS = {
+    "kam": ["kam-serve", "--protocol=echo"],
+    "asio": ["bench-asio-echo"],
+    "caf-broker": ["bench-caf-broker-echo"],
+    "epoll": ["bench-epoll-echo"],
+}
+BASELINES = ["asio", "caf-broker", "epoll"]  # ratios are taken against these
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+LISTENING = re.compile(r"listening on ([0-9.]+):([0-9]+)")
+
+
+LIVE = set()  # child processes to end if we are interrupted
+
+
+def on_signal(signum, frame):
+    for p in list(LIVE):
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    sys.exit(128 + signum)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- the matrix ---------------------------------------------------------------
+
+def case(mode, **kw):
+    if mode == "conn":
+        key = "conn c=%d" % kw["concurrency"]
+    elif mode == "echo":
+        key = "echo n=%d %s" % (kw["connections"], size_name(kw["payload"]))
+    else:
+        key = "idle n=%d" % kw["connections"]
+    return {"key": key, "mode": mode, "args": kw}
+
+
+def size_name(n):
+    return "%dKiB" % (n // 1024) if n >= 1024 and n % 1024 == 0 else "%dB" % n
+
+
+def build_matrix(profile):
+    """Returns (cases, rounds, duration, warmup, idle_hold) for a profile."""
+    if profile == "smoke":
+        cases = [case("conn", concurrency=4), case("echo", connections=4, payload=64),
+                 case("idle", connections=100)]
+        return cases, 1, 0.3, 0.1, 0.6
+    if profile == "quick":
+        cases = [case("conn", concurrency=16), case("conn", concurrency=256),
+                 case("echo", connections=64, payload=64),
+                 case("echo", connections=1000, payload=1024),
+                 case("idle", connections=2000)]
+        return cases, 3, 0.8, 0.2, 0.8
+    if profile == "sweep":
+        cases = [case("conn", concurrency=64), case("echo", connections=64, payload=1024)]
+        return cases, 3, 2.0, 0.5, 1.0
+    cases = [case("conn", concurrency=c) for c in (1, 16, 64, 256)]
+    cases += [case("echo", connections=n, payload=p)
+              for p in (64, 1024, 16384) for n in (1, 64, 1000)]
+    cases.append(case("idle", connections=10000))
+    return cases, 3, 5.0, 1.0, 2.0
+
+
+# --- /proc sampling -----------------------------------------------------------
+
+def cpu_seconds(pid):
+    """utime+stime of the whole process (all threads), in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def rss_bytes(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+# --- one measurement -----------------------------------------------------------
+
+class Server:
+    paths = {}  # name -> program path overrides (--kam-serve)
+
+    def __init__(self, name, threads, logdir):
+        prog = SERVERS[name]
+        self.name = name
+        self.path = Server.paths.get(name) or os.path.join(BIN_DIR, prog[0])
+        self.argv = [self.path] + prog[1:] + ["--host=127.0.0.1", "--port=0",
+                                              "--threads=%d" % threads]
+        self.log_path = os.path.join(logdir, "%s.log" % name)
+        self.proc = None
+        self.port = None
+
+    def available(self):
+        return os.access(self.path, os.X_OK)
+
+    def start(self, timeout=15.0):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.log)
+        LIVE.add(self.proc)
+        found = {}
+
+        def reader():
+            for raw in self.proc.stdout:
+                m = LISTENING.search(raw.decode(errors="replace"))
+                if m and "port" not in found:
+                    found["port"] = int(m.group(2))
+                    ready.set()
+            ready.set()
+
+        ready = threading.Event()
+        threading.Thread(target=reader, daemon=True).start()
+        ready.wait(timeout)
+        if "port" not in found:
+            self.stop()
+            raise RuntimeError("%s printed no `listening on` line within %.0fs (see %s)"
+                               % (self.name, timeout, self.log_path))
+        self.port = found["port"]
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL. Returns a note if the server misbehaved."""
+        note = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                note = "did not exit within %.0fs of SIGTERM (killed)" % timeout
+        LIVE.discard(self.proc)
+        if self.proc and self.proc.returncode not in (0, -signal.SIGKILL) and note is None:
+            note = "exit status %s" % self.proc.returncode
+        self.log.close()
+        return note
+
+
+def load_args(c, port, opts, duration, warmup, idle_hold, hold_file):
+    a = [os.path.join(BIN_DIR, "kam-load"), "--mode=" + c["mode"], "--host=127.0.0.1",
+         "--port=%d" % port, "--threads=%d" % opts.load_threads]
+    if c["mode"] == "idle":
+        a += ["--connections=%d" % c["args"]["connections"], "--duration=%g" % idle_hold,
+              "--hold-file=" + hold_file]
+    else:
+        a += ["--duration=%g" % duration, "--warmup=%g" % warmup]
+        a += ["--%s=%d" % (k, v) for k, v in sorted(c["args"].items())]
+    return a
+
+
+def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
+    """Runs one case against a running server; returns a result dict."""
+    pid = server.proc.pid
+    hold_file = os.path.join(tmpdir, "hold")
+    if os.path.exists(hold_file):
+        os.unlink(hold_file)
+    argv = load_args(c, server.port, opts, duration, warmup, idle_hold, hold_file)
+    res = {"server": server.name, "case": c["key"], "mode": c["mode"], "args": c["args"],
+           "rss_before": rss_bytes(pid)}
+    marks = {}
+
+    def watch(stream):
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            if "phase=measure" in line:
+                marks["cpu_a"] = cpu_seconds(pid)
+            elif "phase=done" in line:
+                marks["cpu_b"] = cpu_seconds(pid)
+            elif line.startswith("all connected"):
+                time.sleep(min(0.5, idle_hold / 2))  # let the server finish its accepts
+                marks["rss_held"] = rss_bytes(pid)
+            elif not line.startswith("[kam-load]"):
+                marks.setdefault("stderr", []).append(line.strip())
+
+    load = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    LIVE.add(load)
+    chunks = []
+    readers = [threading.Thread(target=watch, args=(load.stderr,), daemon=True),
+               threading.Thread(target=lambda: chunks.append(load.stdout.read()),
+                                daemon=True)]
+    for t in readers:
+        t.start()
+    limit = warmup + duration + idle_hold + 90
+    try:
+        load.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        load.kill()
+        load.wait()
+        res["note"] = "kam-load exceeded %.0fs" % limit
+    for t in readers:
+        t.join(5)
+    LIVE.discard(load)
+    out = b"".join(chunks)
+    res["load_exit"] = load.returncode
+    res["rss_after"] = rss_bytes(pid)
+    try:
+        summary = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        res["note"] = "kam-load printed no summary: %s" % " | ".join(marks.get("stderr", []))
+        return res
+    res["load"] = summary
+    res["ops"] = summary["ops"]
+    res["ops_per_sec"] = summary["ops_per_sec"]
+    res["p50_us"] = summary["latency_us"]["p50"]
+    res["p99_us"] = summary["latency_us"]["p99"]
+    res["errors"] = {k: v for k, v in summary["errors"].items() if v}
+    res["errors_total"] = summary["errors_total"]
+    if c["mode"] == "idle":
+        n = summary.get("connections_open", 0)
+        if marks.get("rss_held") is not None and res["rss_before"] is not None and n:
+            res["rss_per_conn"] = (marks["rss_held"] - res["rss_before"]) / n
+            res["rss_held"] = marks["rss_held"]
+    elif marks.get("cpu_a") is not None and marks.get("cpu_b") is not None and res["ops"]:
+        res["cpu_s"] = marks["cpu_b"] - marks["cpu_a"]
+        res["cpu_us_per_op"] = res["cpu_s"] / res["ops"] * 1e6
+    return res
+
+
+def figure(res):
+    """The headline number of a result: ops/s, or RSS bytes per idle connection."""
+    if res.get("mode") == "idle":
+        return res.get("rss_per_conn")
+    return res.get("ops_per_sec") if res.get("ops") else None
+
+
+# --- the run ---------------------------------------------------------------------
+
+def run_matrix(opts, servers, cases, rounds, duration, warmup, idle_hold, threads, tmpdir):
+    results = []
+    total = rounds * len(cases) * len(servers)
+    done = 0
+    for r in range(rounds):
+        for c in cases:
+            # Rotate the server order every round: A B C, B C A, ... so slow drift
+            # (thermal, page cache, TIME_WAIT build-up) doesn't favour a position.
+            order = servers[r % len(servers):] + servers[:r % len(servers)]
+            for name in order:
+                done += 1
+                srv = Server(name, threads, tmpdir)
+                try:
+                    srv.start()
+                except (RuntimeError, OSError) as e:
+                    results.append({"server": name, "case": c["key"], "mode": c["mode"],
+                                    "round": r, "threads": threads, "note": str(e)})
+                    log("[kam-bench] %d/%d %s: %s" % (done, total, name, e))
+                    continue
+                res = measure(srv, c, opts, duration, warmup, idle_hold, tmpdir)
+                note = srv.stop()
+                if note:
+                    res["server_note"] = note
+                res["round"] = r
+                res["threads"] = threads
+                results.append(res)
+                fig = figure(res)
+                log("[kam-bench] %d/%d round %d %-18s %-10s %s%s" % (
+                    done, total, r + 1, c["key"], name,
+                    "-" if fig is None else ("%.0f B/conn" % fig if c["mode"] == "idle"
+                                             else "%.0f/s" % fig),
+                    "  " + (res.get("note") or res.get("server_note") or "")
+                    if res.get("note") or res.get("server_note") else
+                    ("  errors %s" % res["errors"] if res.get("errors") else "")))
+    return results
+
+
+def median_of(rows, field):
+    vals = [r[field] for r in rows if r.get(field) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def summarize(results, servers, cases, thread_counts):
+    """Medians over rounds per (threads, case, server)."""
+    out = []
+    for th in thread_counts:
+        for c in cases:
+            for s in servers:
+                rows = [r for r in results
+                        if r["server"] == s and r["case"] == c["key"] and r["threads"] == th]
+                good = [r for r in rows if figure(r) is not None]
+                errs = sum(r.get("errors_total", 0) for r in rows)
+                out.append({
+                    "threads": th, "case": c["key"], "mode": c["mode"], "args": c["args"],
+                    "server": s, "rounds": len(good), "attempts": len(rows),
+                    "figure": statistics.median([figure(r) for r in good]) if good else None,
+                    "unit": "B/conn" if c["mode"] == "idle" else
+                            ("conn/s" if c["mode"] == "conn" else "rt/s"),
+                    "p99_us": median_of(good, "p99_us"),
+                    "cpu_us_per_op": median_of(good, "cpu_us_per_op"),
+                    "errors_total": errs,
+                    "mismatch": sum(r.get("errors", {}).get("mismatch", 0) for r in rows),
+                    "notes": sorted({r.get("note") or r.get("server_note")
+                                     for r in rows if r.get("note") or r.get("server_note")}),
+                })
+    for row in out:
+        for b in BASELINES:
+            base = next((x for x in out if x["threads"] == row["threads"] and
+                         x["case"] == row["case"] and x["server"] == b), None)
+            if base and base["figure"] and row["figure"] is not None and row["server"] != b:
+                row["vs_" + b] = row["figure"] / base["figure"]
+    return out
+
+
+def fmt_num(v):
+    if v is None:
+        return "n/a"
+    if v >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if v >= 1e4:
+        return "%.1fk" % (v / 1e3)
+    return "%.0f" % v
+
+
+def table(summary):
+    """Markdown table: one row per case and server."""
+    head = ["threads", "case", "server", "figure", "unit", "p99 us", "srv CPU us/op",
+            "errors"] + ["vs " + b for b in BASELINES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary:
+        cells = [str(r["threads"]), r["case"], r["server"], fmt_num(r["figure"]), r["unit"],
+                 "-" if r["p99_us"] is None else "%.0f" % r["p99_us"],
+                 "-" if r["cpu_us_per_op"] is None else "%.1f" % r["cpu_us_per_op"],
+                 str(r["errors_total"])]
+        cells += ["%.2fx" % r["vs_" + b] if r.get("vs_" + b) else "-" for b in BASELINES]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def chart(summary, servers, path_base, tmpdir):
+    """gnuplot: conn/s by concurrency and echo round trips/s by connections."""
+    gp = shutil.which("gnuplot")
+    if not gp:
+        return "gnuplot not found: no chart"
+    th = max(r["threads"] for r in summary)
+    panels = [("conn", None, "connections/s by concurrency (closed loop)", "concurrency")]
+    for p in sorted({r["args"]["payload"] for r in summary if r["mode"] == "echo"}):
+        panels.append(("echo", p, "echo round trips/s, %s messages" % size_name(p),
+                       "connections"))
+    panels = [x for x in panels if any(r["mode"] == x[0] for r in summary)]
+    if not panels:
+        return "nothing to chart"
+    plots = []
+    for mode, payload, title, xlabel in panels:
+        series = []
+        for s in servers:
+            pts = sorted((r["args"]["concurrency" if mode == "conn" else "connections"],
+                          r["figure"]) for r in summary
+                         if r["server"] == s and r["mode"] == mode and r["threads"] == th
+                         and r["figure"] is not None
+                         and (payload is None or r["args"]["payload"] == payload))
+            if not pts:
+                continue
+            dat = os.path.join(tmpdir, "%s-%s-%s.dat" % (mode, payload, s))
+            with open(dat, "w") as f:
+                f.writelines("%d %g\n" % p for p in pts)
+            series.append("'%s' using 1:2 with linespoints title '%s'" % (dat, s))
+        if series:
+            plots.append("set title '%s'\nset xlabel '%s'\nplot %s\n"
+                         % (title, xlabel, ", ".join(series)))
+    cols = 2 if len(plots) > 1 else 1
+    rows = (len(plots) + cols - 1) // cols
+    body = ("set logscale x 2\nset grid\nset key top left\nset yrange [0:*]\n"
+            "set format y '%%.0s%%c'\nset multiplot layout %d,%d title 'kam-bench, "
+            "server threads=%d'\n%sunset multiplot\n" % (rows, cols, th, "".join(plots)))
+    script = ("set terminal pngcairo size %d,%d\nset output '%s.png'\n%s"
+              "set terminal svg size %d,%d\nset output '%s.svg'\n%s"
+              % (640 * cols, 420 * rows, path_base, body,
+                 640 * cols, 420 * rows, path_base, body))
+    r = subprocess.run([gp], input=script.encode(), capture_output=True)
+    if r.returncode != 0:
+        return "gnuplot failed: " + r.stderr.decode(errors="replace")[:300]
+    return None
+
+
+def report(opts):
+    """Re-renders a results file written by an earlier run."""
+    with open(opts.report) as f:
+        doc = json.load(f)
+    cases = []
+    for r in doc["runs"]:
+        if r["case"] not in [c["key"] for c in cases]:
+            cases.append({"key": r["case"], "mode": r["mode"], "args": r.get("args", {})})
+    summary = summarize(doc["runs"], doc["servers"], cases, doc["server_threads"])
+    print("`%s` (%s)\n" % (doc["command"], doc["date"]))
+    print(table(summary))
+    for n in doc.get("notes", []):
+        print("note: " + n)
+    if not opts.no_chart:
+        os.makedirs(opts.out, exist_ok=True)
+        tmpdir = tempfile.mkdtemp(prefix="kam-bench-")
+        err = chart(summary, [s for s in doc["servers"]
+                              if any(r["server"] == s for r in doc["runs"])],
+                    os.path.join(opts.out, "latest"), tmpdir)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        if err:
+            print("note: " + err)
+    return 0
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[0]
+    except OSError:
+        load = None
+    # The load average before we start tells whether something else was busy.
+    return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": os.uname().release,
+            "loadavg_1m_at_start": load}
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="kam-bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="reduced matrix, < 2 minutes")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few seconds; fails if any server produced no figures")
+    ap.add_argument("--sweep", action="store_true", help="server threads 1..nproc")
+    ap.add_argument("--servers", default=",".join(SERVERS),
+                    help="comma-separated subset of: " + ", ".join(SERVERS))
+    ap.add_argument("--threads", type=int, default=1, help="server threads (default 1)")
+    ap.add_argument("--load-threads", type=int, default=1, help="kam-load threads")
+    ap.add_argument("--rounds", type=int, help="override the profile's rounds")
+    ap.add_argument("--duration", type=float, help="override measured seconds per run")
+    ap.add_argument("--out", default=RESULTS_DIR, help="results directory")
+    ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--kam-serve", help="path of kam-serve (default: next to kam-bench)")
+    ap.add_argument("--report", metavar="JSON",
+                    help="re-print the table (and chart) of an earlier results file; no runs")
+    opts = ap.parse_args()
+    if opts.report:
+        return report(opts)
+    if opts.kam_serve:
+        Server.paths["kam"] = os.path.abspath(opts.kam_serve)
+    servers = [s.strip() for s in opts.servers.split(",") if s.strip()]
+    bad = [s for s in servers if s not in SERVERS]
+    if bad or not servers:
+        ap.error("unknown server(s) %s; known: %s" % (",".join(bad), ",".join(SERVERS)))
+    if opts.threads < 1 or opts.load_threads < 1 or (opts.rounds is not None and
+                                                     opts.rounds < 1):
+        ap.error("--threads, --load-threads and --rounds must be >= 1")
+    if sum([opts.quick, opts.smoke, opts.sweep]) > 1:
+        ap.error("choose one of --quick, --smoke, --sweep")
+    profile = "smoke" if opts.smoke else "quick" if opts.quick else \
+              "sweep" if opts.sweep else "full"
+    cases, rounds, duration, warmup, idle_hold = build_matrix(profile)
+    rounds = opts.rounds or rounds
+    duration = opts.duration or duration
+    raise_nofile()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if not os.access(os.path.join(BIN_DIR, "kam-load"), os.X_OK):
+        log("kam-bench: %s/kam-load not found; build the bench targets first" % BIN_DIR)
+        return 2
+    notes = []
+    missing = [s for s in servers if not Server(s, 1, "/tmp").available()]
+    for s in missing:
+        notes.append("%s skipped: %s not built" % (s, Server(s, 1, "/tmp").path))
+        log("[kam-bench] " + notes[-1])
+    runnable = [s for s in servers if s not in missing]
+    thread_counts = list(range(1, (os.cpu_count() or 1) + 1)) if opts.sweep else [opts.threads]
+    mach = machine()
+    started = time.time()
+    tmpdir = tempfile.mkdtemp(prefix="kam-bench-")
+    results = []
+    for th in thread_counts:
+        results += run_matrix(opts, runnable, cases, rounds, duration, warmup, idle_hold,
+                              th, tmpdir)
+    summary = summarize(results, servers, cases, thread_counts)
+    elapsed = time.time() - started
+    md = table(summary)
+    print(md)
+    for n in notes:
+        print("note: " + n)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    os.makedirs(opts.out, exist_ok=True)
+    doc = {"tool": "kam-bench", "date": stamp, "command": " ".join(["kam-bench"] + sys.argv[1:]),
+           "profile": profile, "machine": mach, "servers": servers,
+           "server_threads": thread_counts, "load_threads": opts.load_threads,
+           "rounds": rounds, "duration_s": duration, "warmup_s": warmup,
+           "elapsed_s": elapsed, "notes": notes, "summary": summary, "runs": results}
+    for name in ("kam-bench-%s-%s.json" % (profile, stamp), "latest.json"):
+        with open(os.path.join(opts.out, name), "w") as f:
+            json.dump(doc, f, indent=1)
+    with open(os.path.join(opts.out, "latest.md"), "w") as f:
+        f.write("`%s` (%s, %s x %s)\n\n%s\n" % (doc["command"], stamp,
+                doc["machine"]["nproc"], doc["machine"]["cpu_model"], md))
+    if not opts.no_chart:
+        err = chart(summary, runnable, os.path.join(opts.out, "latest"), tmpdir)
+        if err:
+            print("note: " + err)
+        else:
+            shutil.copy(os.path.join(opts.out, "latest.png"),
+                        os.path.join(opts.out, "kam-bench-%s-%s.png" % (profile, stamp)))
+    print("results: %s (%.0fs)" % (os.path.join(opts.out, "latest.json"), elapsed))
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    if profile == "smoke":
+        failed = [r for r in summary if r["figure"] is None or r["mismatch"]]
+        for r in failed:
+            log("kam-bench: smoke FAILED: %s %s: %s" % (
+                r["server"], r["case"],
+                "echoed bytes mismatched" if r["mismatch"] else
+                "; ".join(r["notes"]) or "no figure (server missing or no ops)"))
+        return 1 if failed else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+#include "runtime/component.hpp"
+
+#include <algorithm>
+
+#include <caf/all.hpp>
+
+namespace kam::runtime {
+
+component::component(caf::actor_config& cfg) : super(cfg) {
+  set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
+    return static_cast<component*>(ptr)->on_unmatched(x);
+  });
+}
+
+bool component::linked(box out) const {
+  return std::any_of(links_.begin(), links_.end(),
+                     [out](const link_entry& e) { return e.out == out; });
+}
+
+std::pair<caf::actor, box> component::target(box out) const {
+  for (auto& e : links_)
+    if (e.out == out)
+      return {e.dest, e.in};
+  return {caf::actor{}, inbox};
+}
+
+void component::add_link(box out, caf::actor dest, box in) {
+  if (!dest)
+    return;
+  links_.push_back(link_entry{out, std::move(dest), in});
+}
+
+void component::remove_links(box out) {
+  links_.erase(std::remove_if(links_.begin(), links_.end(),
+                              [out](const link_entry& e) { return e.out == out; }),
+               links_.end());
+}
+
+void component::remove_link(box out, const caf::actor& dest, box in) {
+  links_.erase(std::remove_if(links_.begin(), links_.end(),
+                              [&](const link_entry& e) {
+                                return e.out == out && e.dest == dest && e.in == in;
+                              }),
+               links_.end());
+}
+
+void component::forward_inbox(box in, caf::actor child, box child_in) {
+  inbound_.push_back(inbound_entry{in, std::move(child), child_in});
+}
+
+void component::forward_outbox(box in, box out) {
+  outbound_.push_back(outbound_entry{in, out});
+}
+
+caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
+  auto msg = x.move_content_to_message();
+  // Link requests.
+  if (msg.match_elements<link_atom, box, caf::actor, box>()) {
+    add_link(msg.get_as<box>(1), msg.get_as<caf::actor>(2), msg.get_as<box>(3));
+    return caf::message{};
+  }
+  if (msg.match_elements<unlink_atom, box>()) {
+    remove_links(msg.get_as<box>(1));
+    return caf::message{};
+  }
+  if (msg.match_elements<unlink_atom, box, caf::actor, box>()) {
+    remove_link(msg.get_as<box>(1), msg.get_as<caf::actor>(2), msg.get_as<box>(3));
+    return caf::message{};
+  }
+  if (msg.size() >= 1 && msg.match_element<box>(0)) {
+    auto in = msg.get_as<box>(0);
+    // Passthrough boxes.
+    bool forwarded = false;
+    for (auto& e : inbound_)
+      if (e.in == in) {
+        send(e.child, caf::make_message(e.child_in) + msg.drop(1));
+        forwarded = true;
+      }
+    for (auto& e : outbound_)
+      if (e.in == in) {
+        auto out = e.out;
+        auto rest = msg.drop(1);
+        for (auto& l : links_)
+          if (l.out == out)
+            send(l.dest, caf::make_message(l.in) + rest);
+        forwarded = true;
+      }
+    if (forwarded)
+      return caf::message{};
+    // Kamaelia's default reaction to the standard control messages.
+    if (in == control && msg.size() == 2) {
+      if (msg.match_element<shutdown_microprocess>(1)) {
+        finish(shutdown_microprocess{});
+        return caf::message{};
+      }
+      if (msg.match_element<producer_finished>(1) ||
+          msg.match_element<socket_shutdown>(1)) {
+        finish(producer_finished{});
+        return caf::message{};
+      }
+    }
+  }
+  aout(this) << "*** " << name() << " (id " << id()
+             << ") dropped unexpected message: " << to_string(msg) << std::endl;
+  return caf::sec::unexpected_message;
+}
+
+void link(const caf::actor& src, box out, const caf::actor& dest, box in) {
+  caf::anon_send(src, link_atom::value, out, dest, in);
+}
+
+void unlink(const caf::actor& src, box out) {
+  caf::anon_send(src, unlink_atom::value, out);
+}
+
+void link(caf::event_based_actor* self, const caf::actor& src, box out, const caf::actor& dest,
+          box in) {
+  self->send(src, link_atom::value, out, dest, in);
+}
+
+} // namespace kam::runtime

@@ -1,0 +1,128 @@
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "runtime/boxes.hpp"
+#include "runtime/bytes.hpp"
+#include "runtime/ipc.hpp"
+
+namespace kam::runtime {
+
+/// A Kamaelia component: a CAF event-based actor with named boxes.
+///
+/// Messages arrive tagged with the inbox they were sent to, as
+/// `(inbox_name, payload...)`; the component's behavior matches them per box.
+/// Outboxes are entries in a link table owned by this component: send_on()
+/// delivers to every inbox linked to the outbox and discards when none is
+/// (Axon's semantics). Links are made from outside with link() / unlink(),
+/// which send requests that this component applies in mailbox order, so a
+/// link made before a data message is sent is in place when it arrives.
+///
+/// Write a component as a function and spawn it with `sys.spawn(fn)`:
+/// @code
+/// caf::behavior echo(component* self) {
+///   return {[=](inbox_atom, bytes& data) { self->send_on(outbox, std::move(data)); }};
+/// }
+/// @endcode
+///
+/// Messages the behavior does not match are handled by the component itself:
+/// link requests; passthrough boxes (see forward_inbox()/forward_outbox());
+/// and on `control`, `producer_finished`, `socket_shutdown` and
+/// `shutdown_microprocess` end the component after passing `producer_finished`
+/// (or `shutdown_microprocess`) on `signal`. Anything else is reported and
+/// dropped. Every member function must be called from this actor only.
+class component : public caf::event_based_actor {
+public:
+  using super = caf::event_based_actor;
+
+  explicit component(caf::actor_config& cfg);
+
+  const char* name() const override { return "kam.component"; }
+
+  /// Sends `xs...` on outbox `out` to every linked inbox; discards if none.
+  template <class... Ts>
+  void send_on(box out, Ts&&... xs) {
+    const link_entry* last = nullptr;
+    for (auto& e : links_) {
+      if (e.out != out)
+        continue;
+      if (last != nullptr)
+        send(last->dest, last->in, xs...); // copies for fan-out
+      last = &e;
+    }
+    if (last != nullptr)
+      send(last->dest, last->in, std::forward<Ts>(xs)...);
+  }
+
+  /// Returns whether outbox `out` has at least one link.
+  bool linked(box out) const;
+
+  /// Returns the first inbox linked to outbox `out`, or (nullptr, inbox).
+  std::pair<caf::actor, box> target(box out) const;
+
+  /// Links outbox `out` to inbox `in` of `dest`. Many outboxes may link to
+  /// one inbox; one outbox may link to several (each gets a copy).
+  void add_link(box out, caf::actor dest, box in);
+
+  /// Removes every link from outbox `out`.
+  void remove_links(box out);
+
+  /// Removes the link from `out` to (`dest`, `in`).
+  void remove_link(box out, const caf::actor& dest, box in);
+
+  /// Passthrough into a child: messages arriving on this component's inbox
+  /// `in` that its behavior does not match go to `child`'s inbox `child_in`.
+  void forward_inbox(box in, caf::actor child, box child_in);
+
+  /// Passthrough out of a child: messages arriving on inbox `in` (a child's
+  /// outbox linked here) that the behavior does not match are sent on this
+  /// component's own outbox `out`.
+  void forward_outbox(box in, box out);
+
+  /// Kamaelia's orderly end: sends `msg` on `signal`, then quits.
+  template <class T>
+  void finish(T msg) {
+    send_on(signal, std::move(msg));
+    quit();
+  }
+
+private:
+  struct link_entry {
+    box out;
+    caf::actor dest;
+    box in;
+  };
+
+  struct inbound_entry {
+    box in;
+    caf::actor child;
+    box child_in;
+  };
+
+  struct outbound_entry {
+    box in;
+    box out;
+  };
+
+  caf::result<caf::message> on_unmatched(caf::message_view& x);
+
+  std::vector<link_entry> links_;
+  std::vector<inbound_entry> inbound_;
+  std::vector<outbound_entry> outbound_;
+};
+
+/// Asks `src` to link its outbox `out` to `dest`'s inbox `in`. Any thread.
+void link(const caf::actor& src, box out, const caf::actor& dest, box in);
+
+/// Asks `src` to drop every link from its outbox `out`. Any thread.
+void unlink(const caf::actor& src, box out);
+
+/// As link(), sent from actor `self`, keeping `self`'s send order.
+void link(caf::event_based_actor* self, const caf::actor& src, box out, const caf::actor& dest,
+          box in);
+
+} // namespace kam::runtime

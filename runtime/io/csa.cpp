@@ -1,0 +1,93 @@
+#include "runtime/io/csa.hpp"
+
+#include <caf/all.hpp>
+
+#include "runtime/component.hpp"
+#include "runtime/io/detail/io_events.hpp"
+#include "runtime/io/detail/tcp_connection.hpp"
+
+namespace kam::runtime::io {
+
+namespace {
+
+using namespace detail;
+
+class csa_actor : public component {
+public:
+  csa_actor(caf::actor_config& cfg, std::shared_ptr<tcp_connection> conn)
+    : component(cfg), conn_(std::move(conn)) {
+    set_exit_handler([this](caf::exit_msg& x) {
+      if (x.source != handler_) {
+        if (x.reason)
+          quit(x.reason);
+        return;
+      }
+      // Our handler ended: everything it sent is already in our mailbox.
+      if (x.reason)
+        conn_->close_now(shutdown_reason::error);
+      else
+        conn_->close_graceful();
+    });
+  }
+
+  const char* name() const override { return "kam.csa"; }
+
+  caf::behavior make_behavior() override {
+    return {
+      [this](inbox_atom, bytes& data) { conn_->write(std::move(data)); },
+      [this](control_atom, producer_finished) { conn_->close_graceful(); },
+      [this](control_atom, shutdown_microprocess) {
+        conn_->close_now(shutdown_reason::closed);
+      },
+      [this](start_atom, const caf::actor& handler) {
+        handler_ = handler.address();
+        link_to(handler);
+        // The outbox link the chassis made before `start` decides where
+        // bytes read go; the I/O thread sends there directly.
+        auto [reader, in] = target(outbox);
+        conn_->start(std::move(reader), in);
+      },
+      [this](drain_atom) { conn_->drain(); },
+      [this](io_eof_atom) { report(shutdown_reason::peer_closed); },
+      [this](io_drained_atom) { report(shutdown_reason::server_shutdown); },
+      [this](io_closed_atom, shutdown_reason why) {
+        io_done_ = true;
+        if (why != shutdown_reason::closed)
+          report(why);
+        quit();
+      },
+    };
+  }
+
+  void on_exit() override {
+    // However we end, the socket must not outlive us half-open (once the I/O
+    // side reported its end it may still linger for the peer's FIN).
+    if (!io_done_)
+      conn_->close_now(shutdown_reason::closed);
+    conn_.reset();
+  }
+
+private:
+  void report(shutdown_reason why) {
+    if (reported_)
+      return;
+    reported_ = true;
+    send_on(signal, shutdown_csa{caf::actor_cast<caf::actor>(this), why});
+  }
+
+  std::shared_ptr<tcp_connection> conn_;
+  caf::actor_addr handler_;
+  bool reported_ = false;
+  bool io_done_ = false;
+};
+
+} // namespace
+
+caf::actor spawn_csa(caf::actor_system& sys, std::shared_ptr<tcp_connection> conn) {
+  auto* raw = conn.get();
+  auto csa = sys.spawn<csa_actor, caf::lazy_init>(std::move(conn));
+  raw->attach(csa);
+  return csa;
+}
+
+} // namespace kam::runtime::io

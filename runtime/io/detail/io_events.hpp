@@ -1,0 +1,17 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace kam::runtime::io::detail {
+
+// Events from a connection's I/O thread to its CSA actor.
+
+/// `(io_eof_atom)`: the peer sent FIN; no more input.
+using io_eof_atom = caf::atom_constant<caf::atom("kam_ioeof")>;
+/// `(io_drained_atom)`: drain finished; input delivered and stopped.
+using io_drained_atom = caf::atom_constant<caf::atom("kam_iodrn")>;
+/// `(io_closed_atom, shutdown_reason)`: the socket is closed or has sent
+/// its FIN after an orderly close; the CSA may end.
+using io_closed_atom = caf::atom_constant<caf::atom("kam_iocls")>;
+
+} // namespace kam::runtime::io::detail

@@ -1,0 +1,314 @@
+#include "runtime/io/detail/tcp_connection.hpp"
+
+#include <boost/asio/post.hpp>
+#include <caf/send.hpp>
+
+#include "runtime/io/detail/io_events.hpp"
+
+namespace kam::runtime::io::detail {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr size_t read_chunk = 64 * 1024;
+constexpr size_t max_iov = 64;
+
+shutdown_reason classify(const error_code& ec) {
+  if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+      ec == asio::error::connection_aborted)
+    return shutdown_reason::reset;
+  if (ec == asio::error::timed_out)
+    return shutdown_reason::timeout;
+  return shutdown_reason::error;
+}
+
+} // namespace
+
+tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options& opts)
+  : sock_(std::move(sock)),
+    linger_timer_(sock_.get_executor()),
+    max_read_(opts.max_read_per_event),
+    linger_(opts.linger) {
+  error_code ec;
+  sock_.non_blocking(true, ec);
+}
+
+tcp_connection::~tcp_connection() = default;
+
+void tcp_connection::attach(caf::actor csa) { csa_ = std::move(csa); }
+
+void tcp_connection::start(caf::actor reader, box reader_in) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), reader = std::move(reader),
+                                    reader_in]() mutable {
+    if (self->closed_ || self->started_ || self->input_done_)
+      return;
+    self->started_ = true;
+    self->reader_ = std::move(reader);
+    self->reader_in_ = reader_in;
+    self->wait_readable();
+  });
+}
+
+void tcp_connection::write(bytes buf) {
+  if (buf.empty())
+    return;
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    pending_.push_back(std::move(buf));
+    post = !flush_posted_;
+    flush_posted_ = true;
+  }
+  if (post)
+    asio::post(sock_.get_executor(), [self = shared_from_this()] { self->flush_pending(); });
+}
+
+void tcp_connection::close_graceful() {
+  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+    if (self->closed_ || self->closing_)
+      return;
+    self->closing_ = true;
+    self->input_done_ = true;
+    self->flush_pending();
+    if (!self->write_wait_ && self->wq_.empty())
+      self->shutdown_output();
+  });
+}
+
+void tcp_connection::close_now(shutdown_reason why) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), why] {
+    if (self->closed_)
+      return;
+    if (self->csa_)
+      caf::anon_send(self->csa_, io_closed_atom::value, why);
+    self->close_socket();
+  });
+}
+
+void tcp_connection::drain() {
+  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+    if (!self->closed_ && !self->input_done_ && self->started_) {
+      bytes data;
+      // Bounded: a client that never stops sending cannot hold the drain.
+      auto r = self->read_into(data, 64 * self->max_read_);
+      self->deliver(std::move(data));
+      self->input_done_ = true;
+      if (r == read_result::failed)
+        return;
+    }
+    self->input_done_ = true;
+    if (self->csa_)
+      caf::anon_send(self->csa_, io_drained_atom::value);
+  });
+}
+
+void tcp_connection::wait_readable() {
+  if (closed_ || read_wait_ || (input_done_ && !lingering_))
+    return;
+  read_wait_ = true;
+  sock_.async_wait(asio::ip::tcp::socket::wait_read,
+                   [self = shared_from_this()](const error_code& ec) {
+                     self->read_wait_ = false;
+                     self->on_readable(ec);
+                   });
+}
+
+void tcp_connection::on_readable(const error_code& ec) {
+  if (closed_ || ec == asio::error::operation_aborted)
+    return;
+  if (ec) {
+    fail(ec);
+    return;
+  }
+  if (lingering_) {
+    // Discard whatever the peer still sends until its FIN.
+    bytes sink;
+    for (;;) {
+      sink.clear();
+      auto r = read_into(sink, read_chunk);
+      if (r == read_result::would_block) {
+        wait_readable();
+        return;
+      }
+      if (r != read_result::more) {
+        finish_linger();
+        return;
+      }
+    }
+  }
+  if (input_done_)
+    return;
+  bytes data;
+  auto r = read_into(data, max_read_);
+  deliver(std::move(data));
+  switch (r) {
+    case read_result::would_block:
+      wait_readable();
+      break;
+    case read_result::more:
+      // Bound hit: let other connections on this thread run, then go on.
+      asio::post(sock_.get_executor(), [self = shared_from_this()] {
+        self->on_readable(error_code{});
+      });
+      break;
+    case read_result::eof:
+      input_done_ = true;
+      if (csa_)
+        caf::anon_send(csa_, io_eof_atom::value);
+      break;
+    case read_result::failed:
+      break; // fail() already ran
+  }
+}
+
+tcp_connection::read_result tcp_connection::read_into(bytes& out, size_t limit) {
+  thread_local char buf[read_chunk];
+  size_t total = 0;
+  while (total < limit) {
+    error_code ec;
+    auto n = sock_.read_some(asio::buffer(buf, std::min(read_chunk, limit - total)), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      return read_result::would_block;
+    if (ec == asio::error::eof)
+      return read_result::eof;
+    if (ec == asio::error::interrupted)
+      continue;
+    if (ec) {
+      if (!lingering_)
+        deliver(std::move(out)); // what arrived before the error still counts
+      out.clear();
+      fail(ec);
+      return read_result::failed;
+    }
+    out.insert(out.end(), buf, buf + n);
+    total += n;
+  }
+  return read_result::more;
+}
+
+void tcp_connection::deliver(bytes&& data) {
+  if (data.empty() || !reader_)
+    return;
+  caf::send_as(csa_, reader_, reader_in_, std::move(data));
+}
+
+void tcp_connection::flush_pending() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    flush_posted_ = false;
+    for (auto& b : pending_)
+      wq_.push_back(std::move(b));
+    pending_.clear();
+  }
+  if (closed_ || lingering_) {
+    wq_.clear();
+    return;
+  }
+  if (!write_wait_)
+    do_write();
+}
+
+void tcp_connection::do_write() {
+  while (!wq_.empty()) {
+    iov_.clear();
+    size_t off = wq_offset_;
+    for (auto& b : wq_) {
+      iov_.emplace_back(b.data() + off, b.size() - off);
+      off = 0;
+      if (iov_.size() == max_iov)
+        break;
+    }
+    error_code ec;
+    auto n = sock_.write_some(iov_, ec); // one writev of what is queued
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      write_wait_ = true;
+      sock_.async_wait(asio::ip::tcp::socket::wait_write,
+                       [self = shared_from_this()](const error_code& ec) {
+                         self->write_wait_ = false;
+                         if (self->closed_ || ec == asio::error::operation_aborted)
+                           return;
+                         if (ec) {
+                           self->fail(ec);
+                           return;
+                         }
+                         self->do_write();
+                       });
+      return;
+    }
+    if (ec == asio::error::interrupted)
+      continue;
+    if (ec) {
+      fail(ec);
+      return;
+    }
+    // Consume what the kernel took.
+    while (n > 0) {
+      auto left = wq_.front().size() - wq_offset_;
+      if (n >= left) {
+        n -= left;
+        wq_.pop_front();
+        wq_offset_ = 0;
+      } else {
+        wq_offset_ += n;
+        n = 0;
+      }
+    }
+  }
+  if (closing_ && !lingering_)
+    shutdown_output();
+}
+
+void tcp_connection::shutdown_output() {
+  if (closed_ || lingering_)
+    return;
+  error_code ec;
+  sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  lingering_ = true;
+  if (csa_)
+    caf::anon_send(csa_, io_closed_atom::value, shutdown_reason::closed);
+  release_actors();
+  if (ec) {
+    close_socket();
+    return;
+  }
+  linger_timer_.expires_after(linger_);
+  linger_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec)
+      self->close_socket();
+  });
+  wait_readable();
+}
+
+void tcp_connection::finish_linger() {
+  close_socket();
+}
+
+void tcp_connection::fail(const error_code& ec) {
+  if (closed_)
+    return;
+  if (csa_)
+    caf::anon_send(csa_, io_closed_atom::value, classify(ec));
+  close_socket();
+}
+
+void tcp_connection::close_socket() {
+  if (closed_)
+    return;
+  closed_ = true;
+  input_done_ = true;
+  error_code ec;
+  linger_timer_.cancel();
+  sock_.close(ec);
+  wq_.clear();
+  release_actors();
+}
+
+void tcp_connection::release_actors() {
+  // Breaks the CSA <-> connection reference cycle.
+  csa_ = nullptr;
+  reader_ = nullptr;
+}
+
+} // namespace kam::runtime::io::detail

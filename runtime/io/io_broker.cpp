@@ -1,0 +1,298 @@
+#include "runtime/io/io_broker.hpp"
+
+#include <cerrno>
+#include <iostream>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/sec.hpp>
+#include <sys/socket.h>
+
+#include "runtime/boxes.hpp"
+#include "runtime/io/csa.hpp"
+#include "runtime/io/detail/tcp_connection.hpp"
+
+namespace kam::runtime::io {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto backoff = std::chrono::milliseconds(100);
+constexpr int max_accepts_per_event = 256;
+
+struct worker {
+  explicit worker(size_t index)
+    : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc) {}
+  size_t index;
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  tcp::acceptor acceptor;
+  asio::steady_timer timer;
+  bool backing_off = false;
+  std::thread thread;
+};
+
+bool is_fd_exhaustion(const error_code& ec) {
+  auto v = ec.value();
+  return ec.category() == boost::system::system_category() &&
+         (v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM);
+}
+
+bool is_per_connection(const error_code& ec) {
+  if (ec.category() != boost::system::system_category())
+    return false;
+  switch (ec.value()) {
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:
+    case ETIMEDOUT:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case ENONET:
+    case EHOSTDOWN:
+    case EOPNOTSUPP:
+    case ENOPROTOOPT:
+    case EINTR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+caf::error bind_error(const std::string& what, const std::string& host, uint16_t port,
+                      const error_code& ec) {
+  return caf::make_error(caf::sec::cannot_open_port, what + " " + host + ":" +
+                                                         std::to_string(port) + ": " +
+                                                         ec.message());
+}
+
+void apply_options(int fd, const std::vector<socket_option>& opts) {
+  for (auto& o : opts)
+    ::setsockopt(fd, o.level, o.name, &o.value, sizeof(o.value));
+}
+
+} // namespace
+
+struct io_broker::impl {
+  impl(caf::actor_system& sys, listen_options opts, std::shared_ptr<server_stats> stats)
+    : sys(sys), opts(std::move(opts)), stats(std::move(stats)) {}
+
+  caf::actor_system& sys;
+  listen_options opts;
+  std::shared_ptr<server_stats> stats;
+  std::vector<std::unique_ptr<worker>> workers;
+  caf::actor chassis;
+  std::string host;
+  uint16_t port = 0;
+  std::atomic<uint64_t> next_id{1};
+  std::atomic<bool> stopped{false};
+
+  void wait_accept(worker& w) {
+    w.acceptor.async_wait(tcp::acceptor::wait_read,
+                          [this, &w](const error_code& ec) { on_acceptable(w, ec); });
+  }
+
+  void on_acceptable(worker& w, const error_code& ec) {
+    if (ec == asio::error::operation_aborted || !w.acceptor.is_open())
+      return;
+    if (ec) {
+      std::cerr << "kam: listener " << host << ":" << port << " failed: " << ec.message()
+                << std::endl;
+      return;
+    }
+    for (int i = 0; i < max_accepts_per_event; ++i) {
+      error_code aec;
+      tcp::socket sock{w.ioc};
+      w.acceptor.accept(sock, aec);
+      if (!aec) {
+        w.backing_off = false;
+        on_accepted(w, std::move(sock));
+        continue;
+      }
+      if (aec == asio::error::would_block || aec == asio::error::try_again) {
+        wait_accept(w);
+        return;
+      }
+      if (is_fd_exhaustion(aec)) {
+        // Out of descriptors: accepting again at once would spin. Wait for
+        // connections to close; clients wait in the backlog meanwhile.
+        stats->fd_exhaustion.fetch_add(1, std::memory_order_relaxed);
+        if (!w.backing_off)
+          std::cerr << "kam: accept on " << host << ":" << port << ": " << aec.message()
+                    << "; backing off" << std::endl;
+        w.backing_off = true;
+        w.timer.expires_after(backoff);
+        w.timer.async_wait([this, &w](const error_code& tec) {
+          if (!tec && w.acceptor.is_open())
+            on_acceptable(w, error_code{});
+        });
+        return;
+      }
+      if (is_per_connection(aec)) {
+        stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      std::cerr << "kam: listener " << host << ":" << port << " stopped: " << aec.message()
+                << std::endl;
+      return;
+    }
+    // Many pending: give this thread's connections a turn, then go on.
+    asio::post(w.ioc, [this, &w] { on_acceptable(w, error_code{}); });
+  }
+
+  void on_accepted(worker& w, tcp::socket sock) {
+    error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) { // already gone
+      stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    auto local = sock.local_endpoint(ec);
+    if (opts.no_delay)
+      sock.set_option(tcp::no_delay(true), ec);
+    apply_options(sock.native_handle(), opts.connection_options);
+    stats->accepted.fetch_add(1, std::memory_order_relaxed);
+    auto conn = std::make_shared<detail::tcp_connection>(std::move(sock), opts);
+    new_csa msg;
+    msg.csa = spawn_csa(sys, std::move(conn));
+    msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);
+    msg.info.peer_address = peer.address().to_string();
+    msg.info.peer_port = peer.port();
+    msg.info.local_address = local.address().to_string();
+    msg.info.local_port = local.port();
+    caf::anon_send(chassis, socketact_atom::value, std::move(msg));
+  }
+};
+
+io_broker::io_broker(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
+
+io_broker::~io_broker() {
+  stop();
+  join();
+}
+
+caf::expected<std::shared_ptr<io_broker>>
+io_broker::bind(caf::actor_system& sys, listen_options opts,
+                std::shared_ptr<server_stats> stats) {
+  auto n = opts.threads != 0 ? opts.threads
+                             : std::max<size_t>(1, std::thread::hardware_concurrency());
+  auto ptr = std::make_unique<impl>(sys, opts, std::move(stats));
+  auto& host = ptr->opts.host;
+  auto port = ptr->opts.port;
+  // Resolve the host (a literal, or a name such as "localhost").
+  error_code ec;
+  tcp::endpoint ep;
+  auto addr = asio::ip::make_address(host, ec);
+  if (!ec) {
+    ep = tcp::endpoint(addr, port);
+  } else {
+    asio::io_context tmp;
+    tcp::resolver res{tmp};
+    auto results = res.resolve(host, std::to_string(port),
+                               tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec || results.empty())
+      return bind_error("cannot resolve", host, port, ec);
+    ep = results.begin()->endpoint();
+  }
+  if (port != 0) {
+    // SO_REUSEPORT would let us silently share a port another process
+    // (same user) listens on; a plain bind first tells "port in use".
+    asio::io_context tmp;
+    tcp::acceptor probe{tmp};
+    probe.open(ep.protocol(), ec);
+    if (!ec)
+      probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+      probe.bind(ep, ec);
+    if (ec)
+      return bind_error("cannot bind", host, port, ec);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    auto w = std::make_unique<worker>(i);
+    auto& acc = w->acceptor;
+    acc.open(ep.protocol(), ec);
+    if (ec)
+      return bind_error("cannot open a socket for", host, port, ec);
+    acc.set_option(tcp::acceptor::reuse_address(true), ec);
+    int one = 1;
+    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+      return bind_error("cannot set SO_REUSEPORT on", host, port,
+                        error_code(errno, boost::system::system_category()));
+    apply_options(acc.native_handle(), ptr->opts.listener_options);
+    if (i > 0)
+      ep.port(ptr->port); // port 0: every listener joins the first one's port
+    acc.bind(ep, ec);
+    if (ec)
+      return bind_error("cannot bind", host, ep.port(), ec);
+    acc.listen(ptr->opts.backlog, ec);
+    if (ec)
+      return bind_error("cannot listen on", host, ep.port(), ec);
+    acc.non_blocking(true, ec);
+    if (i == 0) {
+      auto local = acc.local_endpoint(ec);
+      ptr->port = local.port();
+      ptr->host = local.address().to_string();
+    }
+    ptr->workers.push_back(std::move(w));
+  }
+  return std::shared_ptr<io_broker>(new io_broker(std::move(ptr)));
+}
+
+void io_broker::run(caf::actor chassis) {
+  impl_->chassis = std::move(chassis);
+  for (auto& w : impl_->workers) {
+    impl_->wait_accept(*w);
+    auto* wp = w.get();
+    w->thread = std::thread([wp] { wp->ioc.run(); });
+  }
+}
+
+uint16_t io_broker::port() const { return impl_->port; }
+
+std::string io_broker::host() const { return impl_->host; }
+
+size_t io_broker::threads() const { return impl_->workers.size(); }
+
+void io_broker::close_listeners() {
+  for (auto& w : impl_->workers) {
+    auto* wp = w.get();
+    asio::post(w->ioc, [wp] {
+      error_code ec;
+      wp->timer.cancel();
+      wp->acceptor.close(ec);
+    });
+  }
+}
+
+void io_broker::stop() {
+  if (impl_->stopped.exchange(true))
+    return;
+  for (auto& w : impl_->workers) {
+    auto* wp = w.get();
+    asio::post(w->ioc, [wp] {
+      error_code ec;
+      wp->timer.cancel();
+      wp->acceptor.close(ec);
+      wp->guard.reset();
+      wp->ioc.stop();
+    });
+  }
+}
+
+void io_broker::join() {
+  for (auto& w : impl_->workers)
+    if (w->thread.joinable() && w->thread.get_id() != std::this_thread::get_id())
+      w->thread.join();
+}
+
+} // namespace kam::runtime::io

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "runtime/io/listen_options.hpp"
+#include "runtime/stats.hpp"
+
+namespace kam::runtime::io {
+
+/// Kamaelia's TCPServer: Boost.Asio listeners and I/O threads.
+///
+/// One io_context and one thread per `threads`, each with its own
+/// SO_REUSEPORT listener on the same address, so the kernel spreads accepts.
+/// Each thread accepts until EAGAIN, spawns a CSA actor per socket and sends
+/// `new_csa` to the chassis's `_socketact` inbox. Accept errors are
+/// classified: EMFILE/ENFILE/ENOBUFS/ENOMEM back off 100 ms (one log line per
+/// episode); ECONNABORTED and other per-connection failures are skipped; only
+/// a failure of the listening socket itself stops that listener.
+///
+/// Thread rule: every member function is thread safe except join(), which
+/// must not be called from an I/O thread or an actor.
+class io_broker {
+public:
+  /// Binds and listens on every thread's socket; errors (bad host, port in
+  /// use, permission) come back with a message naming address and port.
+  static caf::expected<std::shared_ptr<io_broker>>
+  bind(caf::actor_system& sys, listen_options opts, std::shared_ptr<server_stats> stats);
+
+  ~io_broker();
+
+  /// Starts the I/O threads; new connections go to `chassis`.
+  void run(caf::actor chassis);
+
+  /// The bound port (the real one when asked for port 0).
+  uint16_t port() const;
+
+  /// The bound address as text.
+  std::string host() const;
+
+  /// Number of I/O threads.
+  size_t threads() const;
+
+  /// Closes the listeners: new connects are refused; open sockets go on.
+  void close_listeners();
+
+  /// Stops the I/O threads (sockets still open are closed when they end).
+  void stop();
+
+  /// Waits for the I/O threads to end.
+  void join();
+
+  struct impl;
+
+private:
+  explicit io_broker(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace kam::runtime::io

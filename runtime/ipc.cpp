@@ -1,0 +1,38 @@
+#include "runtime/ipc.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "runtime/bytes.hpp"
+
+namespace kam::runtime {
+
+const char* to_string(shutdown_reason x) {
+  switch (x) {
+    case shutdown_reason::peer_closed:
+      return "peer_closed";
+    case shutdown_reason::reset:
+      return "reset";
+    case shutdown_reason::error:
+      return "error";
+    case shutdown_reason::timeout:
+      return "timeout";
+    case shutdown_reason::server_shutdown:
+      return "server_shutdown";
+    case shutdown_reason::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<producer_finished>("kam::producer_finished");
+  cfg.add_message_type<shutdown_microprocess>("kam::shutdown_microprocess");
+  cfg.add_message_type<socket_shutdown>("kam::socket_shutdown");
+  cfg.add_message_type<server_shutdown>("kam::server_shutdown");
+  cfg.add_message_type<connection_info>("kam::connection_info");
+  cfg.add_message_type<new_csa>("kam::new_csa");
+  cfg.add_message_type<shutdown_csa>("kam::shutdown_csa");
+  cfg.add_message_type<shutdown_reason>("kam::shutdown_reason");
+}
+
+} // namespace kam::runtime

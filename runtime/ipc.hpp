@@ -1,0 +1,114 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+/// Kamaelia's Ipc messages. Every type is inspectable and registered by
+/// add_message_types(), so each can cross nodes through CAF's middleman.
+namespace kam::runtime {
+
+/// "Finish what you have, then stop." Sent on `signal` by a component that
+/// is done producing; received on `control` it asks for an orderly end.
+struct producer_finished {};
+
+/// "Stop now." Received on `control`, the component ends without finishing.
+struct shutdown_microprocess {};
+
+/// Why a connection's input ended.
+enum class shutdown_reason : uint8_t {
+  peer_closed,     ///< The peer sent FIN (it may still be reading).
+  reset,           ///< The peer reset the connection.
+  error,           ///< A socket error other than a reset.
+  timeout,         ///< No traffic within the idle timeout.
+  server_shutdown, ///< The server is draining.
+  closed,          ///< Closed at the handler's request.
+};
+
+/// Returns the reason's name, e.g. "peer_closed".
+const char* to_string(shutdown_reason x);
+
+/// Sent by the chassis to a handler's `control`: the socket's input is over.
+struct socket_shutdown {
+  shutdown_reason reason = shutdown_reason::peer_closed;
+};
+
+/// Sent to the chassis's `control`: stop accepting, drain, stop.
+struct server_shutdown {};
+
+/// The addresses of one connection.
+struct connection_info {
+  uint64_t id = 0;
+  std::string peer_address;
+  uint16_t peer_port = 0;
+  std::string local_address;
+  uint16_t local_port = 0;
+};
+
+/// From the I/O broker to the chassis's `_socketact`: a client connected;
+/// `csa` is the ConnectedSocketAdapter actor that owns its socket.
+struct new_csa {
+  caf::actor csa;
+  connection_info info;
+};
+
+/// From a CSA to the chassis's `_socketact`: its socket's input ended.
+struct shutdown_csa {
+  caf::actor csa;
+  shutdown_reason reason = shutdown_reason::peer_closed;
+};
+
+inline bool operator==(producer_finished, producer_finished) { return true; }
+inline bool operator==(shutdown_microprocess, shutdown_microprocess) { return true; }
+inline bool operator==(server_shutdown, server_shutdown) { return true; }
+inline bool operator==(const socket_shutdown& x, const socket_shutdown& y) {
+  return x.reason == y.reason;
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, producer_finished&) {
+  return f(caf::meta::type_name("producer_finished"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shutdown_microprocess&) {
+  return f(caf::meta::type_name("shutdown_microprocess"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, server_shutdown&) {
+  return f(caf::meta::type_name("server_shutdown"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, socket_shutdown& x) {
+  return f(caf::meta::type_name("socket_shutdown"), x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
+  return f(caf::meta::type_name("connection_info"), x.id, x.peer_address, x.peer_port,
+           x.local_address, x.local_port);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_csa& x) {
+  return f(caf::meta::type_name("new_csa"), x.csa, x.info);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shutdown_csa& x) {
+  return f(caf::meta::type_name("shutdown_csa"), x.csa, x.reason);
+}
+
+/// Registers every Ipc type with `cfg` (call before creating the actor
+/// system) so the types print and serialize by name.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace kam::runtime

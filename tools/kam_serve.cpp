@@ -1,0 +1,130 @@
+// kam-serve: serves one protocol with the kamaelia-caf chassis.
+//
+//   kam-serve --protocol=echo --host=127.0.0.1 --port=1601 --threads=2 --drain-timeout=5
+//
+// Options use CAF's `--key=value` syntax; CAF's own (e.g.
+// --scheduler.max-threads=2) pass through. Prints `listening on HOST:PORT`
+// once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
+// signal closes what is left at once.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/config_option_adder.hpp>
+
+#include "chassis/server.hpp"
+#include "runtime/boxes.hpp"
+#include "runtime/ipc.hpp"
+#include "tools/protocol_table.hpp"
+
+namespace {
+
+class config : public caf::actor_system_config {
+public:
+  std::string protocol = "echo";
+  std::string host = "127.0.0.1";
+  int64_t port = 1601;
+  int64_t threads = 0;
+  double drain_timeout = 5.0;
+  int64_t backlog = 1024;
+
+  config() {
+    opt_group{custom_options_, "global"}
+      .add(protocol, "protocol", "protocol to serve (echo)")
+      .add(host, "host", "address to listen on (IPv4 or IPv6)")
+      .add(port, "port", "port to listen on, 0 picks a free one")
+      .add(threads, "threads", "I/O threads, 0 = one per core")
+      .add(backlog, "backlog", "listen backlog per I/O thread")
+      .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown");
+  }
+};
+
+int fail(const std::string& msg) {
+  std::cerr << "kam-serve: " << msg << std::endl;
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  config cfg;
+  kam::runtime::add_message_types(cfg);
+  if (auto err = cfg.parse(argc, argv)) {
+    // CAF renders e.g. parser_error(not_an_option, ({"argument" = "--x=1"})).
+    auto text = cfg.render(err);
+    auto key = std::string{"\"argument\" = \""};
+    auto pos = text.find(key);
+    if (pos != std::string::npos) {
+      auto arg = text.substr(pos + key.size());
+      arg = arg.substr(0, arg.find('"'));
+      auto why = text.find("not_an_option") != std::string::npos ? "unknown option"
+                                                                  : "invalid value in";
+      return fail(std::string{why} + " '" + arg + "' (see --help)");
+    }
+    return fail("bad command line: " + text);
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (cfg.port < 0 || cfg.port > 65535)
+    return fail("--port=" + std::to_string(cfg.port) + " is out of range (0..65535)");
+  if (cfg.threads < 0 || cfg.threads > 1024)
+    return fail("--threads=" + std::to_string(cfg.threads) + " is out of range (0..1024)");
+  if (cfg.backlog < 1)
+    return fail("--backlog must be positive");
+  if (!(cfg.drain_timeout >= 0) || cfg.drain_timeout > 86400)
+    return fail("--drain-timeout must be between 0 and 86400 seconds");
+  auto proto = kam::tools::find_protocol(cfg.protocol);
+  if (proto == nullptr) {
+    std::string known;
+    for (auto& p : kam::tools::protocols())
+      known += (known.empty() ? "" : ", ") + p.name;
+    return fail("unknown protocol '" + cfg.protocol + "' (known: " + known + ")");
+  }
+  // Signals are taken by an Asio signal_set on this thread; block them first
+  // so no other thread is picked to run a default handler meanwhile.
+  boost::asio::io_context sig_ioc{1};
+  boost::asio::signal_set signals{sig_ioc, SIGINT, SIGTERM};
+  caf::actor_system sys{cfg};
+  kam::chassis::server_options opts;
+  opts.listen.host = cfg.host;
+  opts.listen.port = static_cast<uint16_t>(cfg.port);
+  opts.listen.threads = static_cast<size_t>(cfg.threads);
+  opts.listen.backlog = static_cast<int>(cfg.backlog);
+  opts.drain_timeout =
+    std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout * 1000));
+  auto srv = kam::chassis::more_complex_server(sys, proto->factory, opts);
+  if (!srv) {
+    auto& ctx = srv.error().context();
+    if (ctx.match_elements<std::string>())
+      return fail(ctx.get_as<std::string>(0));
+    return fail(sys.render(srv.error()));
+  }
+  srv->on_stopped([&sig_ioc] { sig_ioc.stop(); });
+  std::printf("listening on %s:%u\n", srv->host().find(':') != std::string::npos
+                                        ? ("[" + srv->host() + "]").c_str()
+                                        : srv->host().c_str(),
+              static_cast<unsigned>(srv->port()));
+  std::fflush(stdout);
+  int signals_seen = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int) {
+    if (ec)
+      return;
+    if (++signals_seen == 1)
+      srv->shutdown();
+    else
+      srv->shutdown_now();
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  if (!srv->stopped())
+    sig_ioc.run();
+  srv->wait();
+  return 0;
+}
