@@ -1,0 +1,139 @@
+#include "tests/support/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace kam::test {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+} // namespace
+
+child_process::child_process(const std::string& path, const std::vector<std::string>& args) {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return;
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return;
+  }
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(path.c_str()));
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(path.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+}
+
+child_process::~child_process() {
+  if (pid_ > 0 && !status_) {
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+  }
+  if (out_fd_ >= 0)
+    ::close(out_fd_);
+  if (err_fd_ >= 0)
+    ::close(err_fd_);
+}
+
+std::optional<std::string> child_process::wait_for_line(const std::string& needle,
+                                                         duration timeout) {
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    // A complete line holding the needle?
+    size_t start = 0;
+    for (;;) {
+      auto nl = out_.find('\n', start);
+      if (nl == std::string::npos)
+        break;
+      auto line = out_.substr(start, nl - start);
+      if (line.find(needle) != std::string::npos)
+        return line;
+      start = nl + 1;
+    }
+    auto left = std::chrono::duration_cast<duration>(deadline - clock::now()).count();
+    if (left <= 0 || out_fd_ < 0)
+      return std::nullopt;
+    pollfd p{out_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0)
+      continue;
+    char buf[4096];
+    auto n = ::read(out_fd_, buf, sizeof(buf));
+    if (n <= 0)
+      return std::nullopt;
+    out_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+void child_process::drain_stderr() {
+  if (err_fd_ < 0)
+    return;
+  char buf[4096];
+  for (;;) {
+    pollfd p{err_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0)
+      break;
+    auto n = ::read(err_fd_, buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    err_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::optional<int> child_process::wait_exit(duration timeout) {
+  if (status_)
+    return status_;
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    auto r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      drain_stderr();
+      return status_;
+    }
+    if (clock::now() >= deadline)
+      return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void child_process::signal(int sig) {
+  if (pid_ > 0 && !status_)
+    ::kill(pid_, sig);
+}
+
+std::string bin_path(const std::string& name) {
+  const char* dir = std::getenv("KAM_BIN_DIR");
+  return std::string{dir != nullptr ? dir : "build/bin"} + "/" + name;
+}
+
+uint16_t port_of(const std::string& line) {
+  auto colon = line.rfind(':');
+  if (colon == std::string::npos)
+    return 0;
+  return static_cast<uint16_t>(std::strtoul(line.c_str() + colon + 1, nullptr, 10));
+}
+
+} // namespace kam::test
