@@ -1,0 +1,471 @@
+// Process-level tests of the kam-serve program: each test starts its own
+// kam-serve on loopback with --port=0, talks to it over TCP and signals it.
+// Every wait is bounded.
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <netinet/in.h>
+#include <optional>
+#include <poll.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/support/process.hpp"
+#include "tests/support/tcp_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using kam::test::bin_path;
+using kam::test::child_process;
+using kam::test::port_of;
+using kam::test::random_bytes;
+using kam::test::tcp_client;
+using ms = std::chrono::milliseconds;
+using steady = std::chrono::steady_clock;
+
+const std::string loopback = "127.0.0.1";
+
+std::string kam_serve() {
+  return bin_path("kam-serve");
+}
+
+/// A kam-serve child that printed its listening line.
+struct running_server {
+  std::unique_ptr<child_process> proc;
+  std::string line;
+  uint16_t port = 0;
+};
+
+/// Starts kam-serve with `args` and waits for `listening on`.
+running_server start_server(const std::vector<std::string>& args) {
+  running_server s;
+  s.proc = std::make_unique<child_process>(kam_serve(), args);
+  REQUIRE(s.proc->pid() > 0);
+  auto line = s.proc->wait_for_line("listening on", 10000ms);
+  if (!line) {
+    auto rc = s.proc->wait_exit(2000ms);
+    FAIL("kam-serve did not print its listening line; exit="
+         << (rc ? std::to_string(*rc) : "still running") << " stdout='" << s.proc->out()
+         << "' stderr='" << s.proc->err() << "'");
+  }
+  s.line = *line;
+  s.port = port_of(s.line);
+  REQUIRE(s.port != 0);
+  return s;
+}
+
+/// kam-serve on 127.0.0.1, a kernel-chosen port, plus `extra` options.
+running_server start_loopback_server(std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"--protocol=echo", "--host=127.0.0.1", "--port=0",
+                                "--threads=1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return start_server(args);
+}
+
+/// The outcome of a kam-serve run expected to end by itself.
+struct run_result {
+  std::optional<int> code;
+  std::string out;
+  std::string err;
+};
+
+run_result run_to_exit(const std::vector<std::string>& args, ms timeout = 10000ms) {
+  child_process p{kam_serve(), args};
+  REQUIRE(p.pid() > 0);
+  run_result r;
+  r.code = p.wait_exit(timeout);
+  // stdout is only read on demand: pick up what is there (the process ended).
+  p.wait_for_line("\x01never\x01", 100ms);
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
+size_t count_lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+/// One round trip: sends `msg`, expects it back.
+bool echoes(tcp_client& c, const std::string& msg) {
+  if (!c.send_all(msg))
+    return false;
+  return c.recv_exact(msg.size()) == msg;
+}
+
+/// Tries to connect until the server refuses (or `timeout` passes).
+bool connect_refused_within(const std::string& host, uint16_t port, ms timeout) {
+  auto deadline = steady::now() + timeout;
+  while (steady::now() < deadline) {
+    tcp_client c{host, port};
+    if (!c.ok())
+      return true;
+    c.close();
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+/// Sends pseudo-random bytes without ever reading, until the peer stops
+/// taking them for `stall` (its buffers and ours are full) or `cap` bytes
+/// went out. Returns what was sent.
+std::string send_until_stalled(tcp_client& c, size_t cap, uint32_t seed,
+                               ms stall = 300ms) {
+  auto data = random_bytes(cap, seed);
+  size_t off = 0;
+  while (off < data.size()) {
+    pollfd p{c.fd(), POLLOUT, 0};
+    int r = ::poll(&p, 1, static_cast<int>(stall.count()));
+    if (r == 0)
+      break; // stalled: the server applies backpressure
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    auto n =
+        ::send(c.fd(), data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR)
+        continue;
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  data.resize(off);
+  return data;
+}
+
+/// Whether the connection ends (EOF or reset) within `timeout`, discarding input.
+bool connection_ends_within(tcp_client& c, ms timeout) {
+  auto deadline = steady::now() + timeout;
+  char buf[65536];
+  for (;;) {
+    auto left = std::chrono::duration_cast<ms>(deadline - steady::now()).count();
+    if (left <= 0)
+      return false;
+    pollfd p{c.fd(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r == 0)
+      return false;
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return false;
+    }
+    auto n = ::recv(c.fd(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0)
+      return true;
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      return true; // reset
+  }
+}
+
+/// Byte-exact comparison without dumping megabytes into the test log.
+void check_same_bytes(const std::string& got, const std::string& want) {
+  CHECK(got.size() == want.size());
+  auto mismatch =
+      std::mismatch(got.begin(), got.end(), want.begin(),
+                    want.begin() + static_cast<long>(std::min(got.size(), want.size())));
+  bool same = got.size() == want.size() && mismatch.first == got.end();
+  CHECK_MESSAGE(same, "first difference at byte " << (mismatch.first - got.begin())
+                                                  << " of " << want.size());
+}
+
+bool ipv6_loopback_available() {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = 0;
+  sa.sin6_addr = in6addr_loopback;
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// SIGTERM / SIGINT: stop accepting at once, drain existing connections
+/// (bytes sent before the signal come back), close them, exit 0.
+void check_graceful_stop(int sig) {
+  auto srv = start_loopback_server({"--drain-timeout=5"});
+  tcp_client c{loopback, srv.port};
+  REQUIRE(c.ok());
+  REQUIRE(echoes(c, "connected\n")); // accepted and wired before the signal
+  const std::string before = "sent before the signal\n";
+  REQUIRE(c.send_all(before));
+  auto t0 = steady::now();
+  srv.proc->signal(sig);
+  CHECK_MESSAGE(connect_refused_within(loopback, srv.port, 3000ms),
+                "new connections are still accepted after the signal");
+  bool eof = false;
+  auto got = c.recv_until_eof(eof, 5000ms);
+  CHECK(got == before);
+  CHECK_MESSAGE(eof, "the server did not close the drained connection");
+  auto rc = srv.proc->wait_exit(6000ms);
+  REQUIRE_MESSAGE(rc.has_value(), "kam-serve still runs 6 s after the signal");
+  CHECK(*rc == 0);
+  CHECK(steady::now() - t0 < 5500ms);
+  CHECK_MESSAGE(srv.proc->err().empty(), "stderr: " << srv.proc->err());
+}
+
+} // namespace
+
+TEST_SUITE("kam-serve") {
+
+  TEST_CASE("with --port=0 it prints 'listening on 127.0.0.1:<port>' with a real port") {
+    auto srv = start_loopback_server();
+    CHECK(srv.line == "listening on 127.0.0.1:" + std::to_string(srv.port));
+    CHECK(srv.port != 0);
+  }
+
+  TEST_CASE("it echoes one connection's message") {
+    auto srv = start_loopback_server();
+    tcp_client c{loopback, srv.port};
+    REQUIRE(c.ok());
+    CHECK(echoes(c, "hello, kamaelia\n"));
+  }
+
+  TEST_CASE("it echoes 1 MiB byte-exact on one connection") {
+    auto srv = start_loopback_server();
+    tcp_client c{loopback, srv.port};
+    REQUIRE(c.ok());
+    const auto data = random_bytes(size_t{1} << 20, 1601);
+    // Send and receive at once: the echo must not depend on socket buffer sizes.
+    bool sent = false;
+    std::thread sender{[&] { sent = c.send_all(data, 20000ms); }};
+    auto got = c.recv_exact(data.size(), 20000ms);
+    sender.join();
+    CHECK(sent);
+    check_same_bytes(got, data);
+  }
+
+  TEST_CASE("a bad option exits with code 2 and one line on stderr naming the cause") {
+    struct bad_case {
+      std::string option;
+      std::string named; // what the stderr line must mention
+    };
+    const std::vector<bad_case> cases{
+        {"--port=70000", "port"},     {"--port=abc", "port"},
+        {"--threads=abc", "threads"}, {"--protocol=nope", "nope"},
+        {"--bogus=1", "bogus"},       {"--drain-timeout=-1", "drain-timeout"},
+    };
+    for (auto& bc : cases) {
+      CAPTURE(bc.option);
+      std::vector<std::string> args{"--host=127.0.0.1", "--port=0"};
+      args.push_back(bc.option); // a later --port= overrides the --port=0
+      auto r = run_to_exit(args);
+      REQUIRE_MESSAGE(r.code.has_value(), "kam-serve did not exit on a bad option");
+      CHECK_MESSAGE(*r.code == 2, "exit code " << *r.code << " (134 = abort); stderr='"
+                                               << r.err << "'");
+      CHECK_MESSAGE(count_lines(r.err) == 1, "stderr='" << r.err << "'");
+      CHECK(r.err.size() > 1);
+      CHECK_MESSAGE(r.err.find(bc.named) != std::string::npos,
+                    "stderr='" << r.err << "'");
+      CHECK(r.out.find("listening on") == std::string::npos);
+    }
+  }
+
+  TEST_CASE(
+      "a second server on a port in use exits non-zero, saying the port is in use") {
+    auto first = start_loopback_server();
+    auto port = std::to_string(first.port);
+    auto r = run_to_exit({"--protocol=echo", "--host=127.0.0.1", "--port=" + port});
+    REQUIRE_MESSAGE(r.code.has_value(),
+                    "second kam-serve still runs; stdout='" << r.out << "'");
+    CHECK(*r.code != 0);
+    CHECK_MESSAGE(*r.code < 128, "killed by signal " << (*r.code - 128));
+    CHECK(r.out.find("listening on") == std::string::npos);
+    CHECK_MESSAGE(count_lines(r.err) == 1, "stderr='" << r.err << "'");
+    CHECK_MESSAGE(r.err.find(port) != std::string::npos, "stderr='" << r.err << "'");
+    CHECK_MESSAGE(r.err.find("in use") != std::string::npos, "stderr='" << r.err << "'");
+    // And the first server is not disturbed.
+    tcp_client c{loopback, first.port};
+    REQUIRE(c.ok());
+    CHECK(echoes(c, "still mine\n"));
+  }
+
+  TEST_CASE("with --host=::1 it listens and echoes on IPv6 loopback") {
+    if (!ipv6_loopback_available()) {
+      MESSAGE("skipped: ::1 is not available on this machine");
+      return;
+    }
+    auto srv = start_server({"--protocol=echo", "--host=::1", "--port=0", "--threads=1"});
+    CHECK(srv.line == "listening on [::1]:" + std::to_string(srv.port));
+    tcp_client c{"::1", srv.port};
+    REQUIRE(c.ok());
+    CHECK(echoes(c, "hello over IPv6\n"));
+  }
+
+  TEST_CASE(
+      "SIGTERM: refuses new connections, drains and closes existing ones, exits 0") {
+    check_graceful_stop(SIGTERM);
+  }
+
+  TEST_CASE("SIGINT: refuses new connections, drains and closes existing ones, exits 0") {
+    check_graceful_stop(SIGINT);
+  }
+
+  TEST_CASE("drain: bytes sent right before SIGTERM all come back, then EOF, exit 0") {
+    auto srv = start_loopback_server({"--drain-timeout=5"});
+    tcp_client c{loopback, srv.port};
+    REQUIRE(c.ok());
+    REQUIRE(echoes(c, "ping\n")); // the connection is accepted and wired
+    const auto data = random_bytes(64 * 1024, 7);
+    REQUIRE(c.send_all(data));
+    srv.proc->signal(SIGTERM); // at once, nothing read back yet
+    bool eof = false;
+    auto got = c.recv_until_eof(eof, 8000ms);
+    check_same_bytes(got, data);
+    CHECK_MESSAGE(eof, "no EOF from the server");
+    auto rc = srv.proc->wait_exit(8000ms);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+  }
+
+  TEST_CASE("drain: a client that cannot take its echo yet still gets every byte, "
+            "and no new connection is accepted meanwhile") {
+    auto srv = start_loopback_server({"--drain-timeout=20"});
+    tcp_client c{loopback, srv.port};
+    REQUIRE(c.ok());
+    REQUIRE(echoes(c, "ping\n"));
+    // Fill both directions until the server stops reading from us.
+    auto sent = send_until_stalled(c, size_t{32} << 20, 11);
+    CHECK_MESSAGE(
+        sent.size() < (size_t{32} << 20),
+        "the server read 32 MiB from a client that never reads: no backpressure");
+    MESSAGE("bytes in flight before SIGTERM: " << sent.size());
+    srv.proc->signal(SIGTERM);
+    // The drain cannot finish while our echo is unread: the server still runs,
+    // and it must refuse newcomers.
+    CHECK(connect_refused_within(loopback, srv.port, 3000ms));
+    CHECK_MESSAGE(!srv.proc->wait_exit(0ms).has_value(),
+                  "kam-serve exited while a connection still had unsent output");
+    bool eof = false;
+    auto got = c.recv_until_eof(eof, 20000ms);
+    check_same_bytes(got, sent);
+    CHECK_MESSAGE(eof, "no EOF from the server");
+    auto rc = srv.proc->wait_exit(10000ms);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+  }
+
+  TEST_CASE(
+      "drain timeout: an idle connection does not hold up exit past --drain-timeout") {
+    auto srv = start_loopback_server({"--drain-timeout=1"});
+    tcp_client idle{loopback, srv.port};
+    REQUIRE(idle.ok());
+    REQUIRE(echoes(idle, "then silence\n"));
+    auto t0 = steady::now();
+    srv.proc->signal(SIGTERM);
+    auto rc = srv.proc->wait_exit(10000ms);
+    auto elapsed = steady::now() - t0;
+    REQUIRE_MESSAGE(rc.has_value(), "kam-serve still runs 10 s after SIGTERM");
+    CHECK(*rc == 0);
+    CHECK_MESSAGE(elapsed < 5000ms, "exit took "
+                                        << std::chrono::duration_cast<ms>(elapsed).count()
+                                        << " ms");
+    CHECK_MESSAGE(connection_ends_within(idle, 2000ms),
+                  "the idle connection was not closed");
+  }
+
+  TEST_CASE("drain timeout: a client that never reads is force-closed at the deadline, "
+            "exit 0") {
+    auto srv = start_loopback_server({"--drain-timeout=1"});
+    tcp_client idle{loopback, srv.port};
+    REQUIRE(idle.ok());
+    REQUIRE(echoes(idle, "idle\n"));
+    tcp_client stuck{loopback, srv.port};
+    REQUIRE(stuck.ok());
+    REQUIRE(echoes(stuck, "stuck\n"));
+    auto sent = send_until_stalled(stuck, size_t{32} << 20, 13);
+    REQUIRE(!sent.empty());
+    auto t0 = steady::now();
+    srv.proc->signal(SIGTERM);
+    auto rc = srv.proc->wait_exit(10000ms);
+    auto elapsed = steady::now() - t0;
+    REQUIRE_MESSAGE(rc.has_value(), "kam-serve still runs 10 s after SIGTERM");
+    CHECK(*rc == 0);
+    auto elapsed_ms = std::chrono::duration_cast<ms>(elapsed).count();
+    CHECK_MESSAGE(elapsed < 5000ms, "exit took " << elapsed_ms << " ms");
+    // Unsent output is only dropped at the deadline, not before.
+    CHECK_MESSAGE(elapsed >= 800ms,
+                  "exit after " << elapsed_ms << " ms, before the deadline");
+    CHECK(connection_ends_within(idle, 2000ms));
+    CHECK(connection_ends_within(stuck, 5000ms));
+  }
+
+  TEST_CASE("a second signal closes what is left at once and exits 0") {
+    auto srv = start_loopback_server({"--drain-timeout=60"});
+    tcp_client stuck{loopback, srv.port};
+    REQUIRE(stuck.ok());
+    REQUIRE(echoes(stuck, "stuck\n"));
+    auto sent = send_until_stalled(stuck, size_t{32} << 20, 17);
+    REQUIRE(!sent.empty());
+    srv.proc->signal(SIGTERM);
+    // Draining: blocked on our unread echo, with 60 s to go.
+    CHECK(!srv.proc->wait_exit(300ms).has_value());
+    auto t0 = steady::now();
+    srv.proc->signal(SIGTERM);
+    auto rc = srv.proc->wait_exit(10000ms);
+    REQUIRE_MESSAGE(rc.has_value(), "kam-serve still runs 10 s after the second SIGTERM");
+    CHECK(*rc == 0);
+    CHECK(steady::now() - t0 < 5000ms);
+    CHECK(connection_ends_within(stuck, 5000ms));
+  }
+
+  TEST_CASE("a real client, netcat, gets its line echoed back") {
+    const std::string nc = "/usr/bin/nc";
+    if (::access(nc.c_str(), X_OK) != 0) {
+      MESSAGE("skipped: /usr/bin/nc is missing (apt-get install netcat-openbsd)");
+      return;
+    }
+    auto srv = start_loopback_server();
+    // -N: shut down the write side after stdin's EOF (a half-close), then wait
+    // for the server to close; -w: bound every wait.
+    child_process client{"/bin/sh",
+                         {"-c", "printf 'hello from netcat\\n' | exec " + nc +
+                                    " -N -w 5 127.0.0.1 " + std::to_string(srv.port)}};
+    REQUIRE(client.pid() > 0);
+    auto line = client.wait_for_line("hello from netcat", 10000ms);
+    CHECK_MESSAGE(line.has_value(), "nc stdout='" << client.out() << "'");
+    if (line)
+      CHECK(*line == "hello from netcat");
+    auto rc = client.wait_exit(10000ms);
+    REQUIRE_MESSAGE(rc.has_value(),
+                    "nc did not end: the server did not close after the half-close");
+    CHECK_MESSAGE(*rc == 0, "nc stderr='" << client.err() << "'");
+  }
+
+  TEST_CASE("500 sequential connections each echo correctly") {
+    auto srv = start_loopback_server();
+    constexpr int cycles = 500;
+    int failures = 0;
+    int first_failure = -1;
+    for (int i = 0; i < cycles; ++i) {
+      tcp_client c{loopback, srv.port};
+      auto msg = "connection " + std::to_string(i) + " " +
+                 random_bytes(32, static_cast<uint32_t>(i));
+      bool ok =
+          c.ok() && c.send_all(msg, 5000ms) && c.recv_exact(msg.size(), 5000ms) == msg;
+      if (!ok && failures++ == 0)
+        first_failure = i;
+    }
+    CHECK_MESSAGE(failures == 0,
+                  failures << " of " << cycles << " failed, first #" << first_failure);
+    // The server is still healthy afterwards.
+    tcp_client c{loopback, srv.port};
+    REQUIRE(c.ok());
+    CHECK(echoes(c, "after the run\n"));
+  }
+
+} // TEST_SUITE
