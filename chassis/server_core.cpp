@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "runtime/component.hpp"
+#include "runtime/io/csa.hpp"
 #include "runtime/io/io_broker.hpp"
 
 namespace kam::chassis {
@@ -27,7 +28,10 @@ struct core_state {
   core_config cfg;
   std::unordered_map<caf::actor_id, std::shared_ptr<connection>> by_actor;
   size_t live = 0;
+  /// Listeners not yet confirmed closed; a `new_csa` may still be on its way.
+  size_t listeners_open = 0;
   bool draining = false;
+  bool forced = false;
   bool stopped = false;
 };
 
@@ -47,6 +51,11 @@ public:
     } catch (...) {
       caf::aout(self_) << "kam: protocol factory threw" << std::endl;
     }
+    if (handler && st_.forced) {
+      // Arrived after the drain deadline: close it like the rest.
+      self_->send_exit(handler, caf::exit_reason::kill);
+      handler = nullptr;
+    }
     if (!handler) {
       st_.cfg.stats->factory_failures.fetch_add(1, std::memory_order_relaxed);
       self_->send(csa, control_atom::value, shutdown_microprocess{});
@@ -58,6 +67,8 @@ public:
     link(self_, handler, serversig, caf::actor_cast<caf::actor>(self_), control);
     link(self_, csa, outbox, handler, inbox);
     link(self_, csa, signal, caf::actor_cast<caf::actor>(self_), socketact);
+    // Flow control straight from the CSA (no hop through the chassis).
+    link(self_, csa, io::ctrlout, handler, control);
     self_->monitor(handler);
     self_->monitor(csa);
     auto c = std::make_shared<connection>();
@@ -106,7 +117,7 @@ public:
       --st_.live;
       st_.cfg.stats->active.fetch_sub(1, std::memory_order_relaxed);
       st_.cfg.stats->closed.fetch_add(1, std::memory_order_relaxed);
-      if (st_.draining && st_.live == 0)
+      if (st_.draining && idle())
         stop();
     }
   }
@@ -114,6 +125,7 @@ public:
   void begin_drain(bool now) {
     if (!st_.draining) {
       st_.draining = true;
+      st_.listeners_open = st_.cfg.broker->threads();
       st_.cfg.broker->close_listeners();
       for (auto& kv : st_.by_actor)
         if (kv.first == kv.second->csa.id() && kv.second->csa_up)
@@ -122,13 +134,22 @@ public:
     }
     if (now)
       force();
-    else if (st_.live == 0)
+    else if (idle())
       stop();
   }
+
+  void on_listener_closed() {
+    if (st_.listeners_open > 0 && --st_.listeners_open == 0 && st_.draining && idle())
+      stop();
+  }
+
+  /// No connection left and none on its way.
+  bool idle() const { return st_.live == 0 && st_.listeners_open == 0; }
 
   void force() {
     if (st_.stopped)
       return;
+    st_.forced = true;
     // A kill cannot be ignored; a CSA's on_exit closes its socket. Entries
     // exist only for actors still up.
     for (auto& kv : st_.by_actor) {
@@ -138,7 +159,7 @@ public:
         st_.cfg.stats->forced_closes.fetch_add(1, std::memory_order_relaxed);
       self_->send_exit(is_csa ? c.csa : c.handler, caf::exit_reason::kill);
     }
-    if (st_.live == 0)
+    if (idle())
       stop();
   }
 
@@ -164,6 +185,7 @@ caf::behavior server_core(component* self, core_config cfg) {
   return {
     [logic](socketact_atom, new_csa& m) { logic->on_new_csa(m); },
     [logic](socketact_atom, const shutdown_csa& m) { logic->on_shutdown_csa(m); },
+    [logic](socketact_atom, listener_closed_atom) { logic->on_listener_closed(); },
     [logic](control_atom, server_shutdown) { logic->begin_drain(false); },
     [logic](control_atom, shutdown_microprocess) { logic->begin_drain(true); },
     [logic](drain_deadline_atom) { logic->force(); },

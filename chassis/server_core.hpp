@@ -33,7 +33,9 @@ struct core_config {
 /// Per `new_csa` it calls the factory and wires handler and CSA (see
 /// DESIGN.md): CSA outbox -> handler inbox, handler outbox -> CSA inbox,
 /// handler signal -> CSA control, handler serversig -> chassis control,
-/// CSA signal -> chassis _socketact; then tells the CSA to start reading. It
+/// CSA signal -> chassis _socketact, CSA ctrlout -> handler control
+/// (`pause_producing` / `resume_producing`, see runtime/io/csa.hpp); then
+/// tells the CSA to start reading. It
 /// monitors both; when both have ended the connection is forgotten.
 /// Thread safe (spawns an actor).
 caf::actor spawn_server_core(caf::actor_system& sys, core_config cfg);

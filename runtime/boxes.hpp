@@ -43,4 +43,9 @@ using start_atom = caf::atom_constant<caf::atom("kam_start")>;
 /// `(drain_atom)`: the CSA reads what the client already sent, then stops.
 using drain_atom = caf::atom_constant<caf::atom("kam_drain")>;
 
+/// `(socketact_atom, listener_closed_atom)`: from each I/O thread to the
+/// chassis once its listener is closed; sent after that thread's last
+/// `new_csa`, so the chassis knows no connection is still on its way.
+using listener_closed_atom = caf::atom_constant<caf::atom("kam_lclsd")>;
+
 } // namespace kam::runtime

@@ -12,6 +12,13 @@ component::component(caf::actor_config& cfg) : super(cfg) {
   });
 }
 
+void component::on_exit() {
+  links_.clear();
+  inbound_.clear();
+  outbound_.clear();
+  super::on_exit();
+}
+
 bool component::linked(box out) const {
   return std::any_of(links_.begin(), links_.end(),
                      [out](const link_entry& e) { return e.out == out; });
@@ -93,6 +100,9 @@ caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
         finish(shutdown_microprocess{});
         return caf::message{};
       }
+      // Flow control is advisory: a component that cannot hold back ignores it.
+      if (msg.match_element<pause_producing>(1) || msg.match_element<resume_producing>(1))
+        return caf::message{};
       if (msg.match_element<producer_finished>(1) ||
           msg.match_element<socket_shutdown>(1)) {
         finish(producer_finished{});

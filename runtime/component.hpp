@@ -33,7 +33,8 @@ namespace kam::runtime {
 /// link requests; passthrough boxes (see forward_inbox()/forward_outbox());
 /// and on `control`, `producer_finished`, `socket_shutdown` and
 /// `shutdown_microprocess` end the component after passing `producer_finished`
-/// (or `shutdown_microprocess`) on `signal`. Anything else is reported and
+/// (or `shutdown_microprocess`) on `signal`; `pause_producing` and
+/// `resume_producing` are ignored (flow control is advisory). Anything else is reported and
 /// dropped. Every member function must be called from this actor only.
 class component : public caf::event_based_actor {
 public:
@@ -42,6 +43,11 @@ public:
   explicit component(caf::actor_config& cfg);
 
   const char* name() const override { return "kam.component"; }
+
+  /// Drops every link. Link tables hold strong references, and two linked
+  /// components (handler <-> CSA) would otherwise keep each other alive
+  /// after both ended. Overrides must call component::on_exit().
+  void on_exit() override;
 
   /// Sends `xs...` on outbox `out` to every linked inbox; discards if none.
   template <class... Ts>

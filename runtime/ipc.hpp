@@ -21,6 +21,19 @@ struct producer_finished {};
 /// "Stop now." Received on `control`, the component ends without finishing.
 struct shutdown_microprocess {};
 
+/// Twisted's IPushProducer.pauseProducing: sent by a CSA (outbox `ctrlout`,
+/// which the chassis links to the handler's `control`) when the bytes queued
+/// for its socket pass the high watermark: the client reads slower than the
+/// handler writes. A handler that can hold back (a file sender, a relay)
+/// stops producing until `resume_producing`; one that does not care need do
+/// nothing (component's default handler ignores both). Advisory: the CSA
+/// keeps queueing, and past its hard limit stops reading from the client.
+struct pause_producing {};
+
+/// Twisted's resumeProducing: the queue fell below the low watermark after a
+/// `pause_producing`; produce again.
+struct resume_producing {};
+
 /// Why a connection's input ended.
 enum class shutdown_reason : uint8_t {
   peer_closed,     ///< The peer sent FIN (it may still be reading).
@@ -67,6 +80,8 @@ struct shutdown_csa {
 inline bool operator==(producer_finished, producer_finished) { return true; }
 inline bool operator==(shutdown_microprocess, shutdown_microprocess) { return true; }
 inline bool operator==(server_shutdown, server_shutdown) { return true; }
+inline bool operator==(pause_producing, pause_producing) { return true; }
+inline bool operator==(resume_producing, resume_producing) { return true; }
 inline bool operator==(const socket_shutdown& x, const socket_shutdown& y) {
   return x.reason == y.reason;
 }
@@ -84,6 +99,16 @@ typename Inspector::result_type inspect(Inspector& f, shutdown_microprocess&) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_shutdown&) {
   return f(caf::meta::type_name("server_shutdown"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pause_producing&) {
+  return f(caf::meta::type_name("pause_producing"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resume_producing&) {
+  return f(caf::meta::type_name("resume_producing"));
 }
 
 template <class Inspector>

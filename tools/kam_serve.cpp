@@ -2,6 +2,11 @@
 //
 //   kam-serve --protocol=echo --host=127.0.0.1 --port=1601 --threads=2 --drain-timeout=5
 //
+// Robustness: --max-connections=N (0 = no limit), --idle-timeout=S (0 = off),
+// --write-high-watermark / --write-low-watermark / --write-hard-limit (bytes
+// queued per connection: pause the handler above high, stop reading the
+// client above hard, resume both below low).
+//
 // Options use CAF's `--key=value` syntax; CAF's own (e.g.
 // --scheduler.max-threads=2) pass through. Prints `listening on HOST:PORT`
 // once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
@@ -33,6 +38,11 @@ public:
   int64_t threads = 0;
   double drain_timeout = 5.0;
   int64_t backlog = 1024;
+  int64_t max_connections = 0;
+  double idle_timeout = 0;
+  int64_t write_high = 1024 * 1024;
+  int64_t write_low = 256 * 1024;
+  int64_t write_hard = 4 * 1024 * 1024;
 
   config() {
     opt_group{custom_options_, "global"}
@@ -41,7 +51,12 @@ public:
       .add(port, "port", "port to listen on, 0 picks a free one")
       .add(threads, "threads", "I/O threads, 0 = one per core")
       .add(backlog, "backlog", "listen backlog per I/O thread")
-      .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown");
+      .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown")
+      .add(max_connections, "max-connections", "open connections at most, 0 = no limit")
+      .add(idle_timeout, "idle-timeout", "seconds without traffic before a close, 0 = off")
+      .add(write_high, "write-high-watermark", "queued bytes that pause a handler")
+      .add(write_low, "write-low-watermark", "queued bytes that resume it")
+      .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client");
   }
 };
 
@@ -79,6 +94,14 @@ int main(int argc, char** argv) {
     return fail("--backlog must be positive");
   if (!(cfg.drain_timeout >= 0) || cfg.drain_timeout > 86400)
     return fail("--drain-timeout must be between 0 and 86400 seconds");
+  if (cfg.max_connections < 0)
+    return fail("--max-connections must not be negative");
+  if (!(cfg.idle_timeout >= 0) || cfg.idle_timeout > 86400)
+    return fail("--idle-timeout must be between 0 and 86400 seconds");
+  if (cfg.write_low < 0 || cfg.write_high < 1 || cfg.write_hard < 1)
+    return fail("--write-* limits must be positive");
+  if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
+    return fail("need --write-low-watermark <= --write-high-watermark <= --write-hard-limit");
   auto proto = kam::tools::find_protocol(cfg.protocol);
   if (proto == nullptr) {
     std::string known;
@@ -96,6 +119,12 @@ int main(int argc, char** argv) {
   opts.listen.port = static_cast<uint16_t>(cfg.port);
   opts.listen.threads = static_cast<size_t>(cfg.threads);
   opts.listen.backlog = static_cast<int>(cfg.backlog);
+  opts.listen.max_connections = static_cast<size_t>(cfg.max_connections);
+  opts.listen.idle_timeout =
+    std::chrono::milliseconds(static_cast<int64_t>(cfg.idle_timeout * 1000));
+  opts.listen.write_high_watermark = static_cast<size_t>(cfg.write_high);
+  opts.listen.write_low_watermark = static_cast<size_t>(cfg.write_low);
+  opts.listen.write_hard_limit = static_cast<size_t>(cfg.write_hard);
   opts.drain_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout * 1000));
   auto srv = kam::chassis::more_complex_server(sys, proto->factory, opts);
@@ -126,5 +155,8 @@ int main(int argc, char** argv) {
   if (!srv->stopped())
     sig_ioc.run();
   srv->wait();
+  // Back to the default dispositions: a signal during teardown terminates.
+  boost::system::error_code ignored;
+  signals.clear(ignored);
   return 0;
 }

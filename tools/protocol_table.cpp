@@ -2,16 +2,29 @@
 
 #include <caf/actor_system.hpp>
 
+#include "chassis/pipeline.hpp"
 #include "protocols/echo/handler.hpp"
+#include "protocols/lines/framer.hpp"
+#include "protocols/lines/joiner.hpp"
+#include "protocols/lines/upper.hpp"
 
 namespace kam::tools {
 
 const std::vector<protocol_entry>& protocols() {
   static const std::vector<protocol_entry> table{
-    {"echo", "sends every byte back (Kamaelia's EchoProtocol)",
-     [](caf::actor_system& sys, const runtime::connection_info&) {
-       return sys.spawn(protocols::echo::handler);
-     }},
+      {"echo", "sends every byte back (Kamaelia's EchoProtocol)",
+       [](caf::actor_system& sys, const runtime::connection_info&) {
+         return sys.spawn(protocols::echo::handler);
+       }},
+      {"upper-lines",
+       "sends every line back in upper case: pipeline(framer, upper, joiner); lines up "
+       "to "
+       "8192 bytes",
+       [](caf::actor_system& sys, const runtime::connection_info&) {
+         using namespace protocols::lines;
+         return chassis::pipeline(sys, sys.spawn(framer, size_t{8192}), sys.spawn(upper),
+                                  sys.spawn(joiner));
+       }},
   };
   return table;
 }

@@ -37,6 +37,7 @@ SERVERS = {
 }
 BASELINES = ["asio", "caf-broker", "epoll"]  # ratios are taken against these
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+DISTURBED = 0.15  # cores of foreign CPU during a run worth flagging with "!"
 LISTENING = re.compile(r"listening on ([0-9.]+):([0-9]+)")
 
 
@@ -105,6 +106,13 @@ def cpu_seconds(pid):
         return None
 
 
+def busy_seconds():
+    """CPU time all CPUs spent busy (not idle/iowait) since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK  # user..steal minus idle, iowait
+
+
 def rss_bytes(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -116,10 +124,18 @@ def rss_bytes(pid):
     return None
 
 
+def pinner(cpus):
+    """preexec_fn pinning a child to `cpus` (None: leave it alone)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 # --- one measurement -----------------------------------------------------------
 
 class Server:
     paths = {}  # name -> program path overrides (--kam-serve)
+    cpus = None  # CPUs the servers are pinned to (None: not pinned)
 
     def __init__(self, name, threads, logdir):
         prog = SERVERS[name]
@@ -136,7 +152,8 @@ class Server:
 
     def start(self, timeout=15.0):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.log,
+                                     preexec_fn=pinner(Server.cpus))
         LIVE.add(self.proc)
         found = {}
 
@@ -203,15 +220,22 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
             line = raw.decode(errors="replace")
             if "phase=measure" in line:
                 marks["cpu_a"] = cpu_seconds(pid)
+                marks["load_a"] = cpu_seconds(load.pid)
+                marks["busy_a"] = busy_seconds()
+                marks["t_a"] = time.monotonic()
             elif "phase=done" in line:
                 marks["cpu_b"] = cpu_seconds(pid)
+                marks["load_b"] = cpu_seconds(load.pid)
+                marks["busy_b"] = busy_seconds()
+                marks["t_b"] = time.monotonic()
             elif line.startswith("all connected"):
                 time.sleep(min(0.5, idle_hold / 2))  # let the server finish its accepts
                 marks["rss_held"] = rss_bytes(pid)
             elif not line.startswith("[kam-load]"):
                 marks.setdefault("stderr", []).append(line.strip())
 
-    load = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    load = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=pinner(opts.load_cpus))
     LIVE.add(load)
     chunks = []
     readers = [threading.Thread(target=watch, args=(load.stderr,), daemon=True),
@@ -252,6 +276,12 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
     elif marks.get("cpu_a") is not None and marks.get("cpu_b") is not None and res["ops"]:
         res["cpu_s"] = marks["cpu_b"] - marks["cpu_a"]
         res["cpu_us_per_op"] = res["cpu_s"] / res["ops"] * 1e6
+        if marks.get("load_b") is not None and marks.get("load_a") is not None:
+            res["load_cpu_s"] = marks["load_b"] - marks["load_a"]
+            # CPU that neither the server nor kam-load used: someone else was busy
+            # (a compiler, another benchmark); in cores, averaged over the window.
+            foreign = (marks["busy_b"] - marks["busy_a"]) - res["cpu_s"] - res["load_cpu_s"]
+            res["foreign_cores"] = max(0.0, foreign / max(1e-3, marks["t_b"] - marks["t_a"]))
     return res
 
 
@@ -264,6 +294,34 @@ def figure(res):
 
 # --- the run ---------------------------------------------------------------------
 
+def wait_quiet(max_wait):
+    """Waits (at most max_wait s) until the machine is idle: < 0.1 core busy over 1 s."""
+    deadline = time.monotonic() + max_wait
+    while time.monotonic() < deadline:
+        a = busy_seconds()
+        time.sleep(1.0)
+        if busy_seconds() - a < 0.1:
+            return True
+    return False
+
+
+def run_once(name, c, opts, threads, r, duration, warmup, idle_hold, tmpdir):
+    """Starts server `name`, measures case `c`, stops the server."""
+    srv = Server(name, threads, tmpdir)
+    try:
+        srv.start()
+    except (RuntimeError, OSError) as e:
+        return {"server": name, "case": c["key"], "mode": c["mode"], "round": r,
+                "threads": threads, "note": str(e)}
+    res = measure(srv, c, opts, duration, warmup, idle_hold, tmpdir)
+    note = srv.stop()
+    if note:
+        res["server_note"] = note
+    res["round"] = r
+    res["threads"] = threads
+    return res
+
+
 def run_matrix(opts, servers, cases, rounds, duration, warmup, idle_hold, threads, tmpdir):
     results = []
     total = rounds * len(cases) * len(servers)
@@ -275,29 +333,25 @@ def run_matrix(opts, servers, cases, rounds, duration, warmup, idle_hold, thread
             order = servers[r % len(servers):] + servers[:r % len(servers)]
             for name in order:
                 done += 1
-                srv = Server(name, threads, tmpdir)
-                try:
-                    srv.start()
-                except (RuntimeError, OSError) as e:
-                    results.append({"server": name, "case": c["key"], "mode": c["mode"],
-                                    "round": r, "threads": threads, "note": str(e)})
-                    log("[kam-bench] %d/%d %s: %s" % (done, total, name, e))
-                    continue
-                res = measure(srv, c, opts, duration, warmup, idle_hold, tmpdir)
-                note = srv.stop()
-                if note:
-                    res["server_note"] = note
-                res["round"] = r
-                res["threads"] = threads
+                for attempt in range(opts.retry_disturbed + 1):
+                    if attempt:
+                        wait_quiet(opts.quiet_wait)
+                    res = run_once(name, c, opts, threads, r, duration, warmup, idle_hold,
+                                   tmpdir)
+                    if (res.get("foreign_cores") or 0) <= DISTURBED:
+                        break
+                    res["disturbed_attempts"] = attempt + 1
                 results.append(res)
                 fig = figure(res)
-                log("[kam-bench] %d/%d round %d %-18s %-10s %s%s" % (
+                note = res.get("note") or res.get("server_note") or ""
+                if not note and res.get("errors"):
+                    note = "errors %s" % res["errors"]
+                if res.get("foreign_cores") is not None and res["foreign_cores"] > DISTURBED:
+                    note += " other CPU %.2f cores" % res["foreign_cores"]
+                log("[kam-bench] %d/%d round %d %-18s %-10s %s  %s" % (
                     done, total, r + 1, c["key"], name,
                     "-" if fig is None else ("%.0f B/conn" % fig if c["mode"] == "idle"
-                                             else "%.0f/s" % fig),
-                    "  " + (res.get("note") or res.get("server_note") or "")
-                    if res.get("note") or res.get("server_note") else
-                    ("  errors %s" % res["errors"] if res.get("errors") else "")))
+                                             else "%.0f/s" % fig), note))
     return results
 
 
@@ -324,6 +378,9 @@ def summarize(results, servers, cases, thread_counts):
                             ("conn/s" if c["mode"] == "conn" else "rt/s"),
                     "p99_us": median_of(good, "p99_us"),
                     "cpu_us_per_op": median_of(good, "cpu_us_per_op"),
+                    "foreign_cores_max": max([r["foreign_cores"] for r in good
+                                              if r.get("foreign_cores") is not None],
+                                             default=None),
                     "errors_total": errs,
                     "mismatch": sum(r.get("errors", {}).get("mismatch", 0) for r in rows),
                     "notes": sorted({r.get("note") or r.get("server_note")
@@ -351,7 +408,7 @@ def fmt_num(v):
 def table(summary):
     """Markdown table: one row per case and server."""
     head = ["threads", "case", "server", "figure", "unit", "p99 us", "srv CPU us/op",
-            "errors"] + ["vs " + b for b in BASELINES]
+            "errors"] + ["vs " + b for b in BASELINES] + ["other CPU"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary:
         cells = [str(r["threads"]), r["case"], r["server"], fmt_num(r["figure"]), r["unit"],
@@ -359,6 +416,8 @@ def table(summary):
                  "-" if r["cpu_us_per_op"] is None else "%.1f" % r["cpu_us_per_op"],
                  str(r["errors_total"])]
         cells += ["%.2fx" % r["vs_" + b] if r.get("vs_" + b) else "-" for b in BASELINES]
+        f = r.get("foreign_cores_max")
+        cells.append("-" if f is None else ("%.2f%s" % (f, " !" if f > DISTURBED else "")))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -476,6 +535,14 @@ def main():
     ap.add_argument("--out", default=RESULTS_DIR, help="results directory")
     ap.add_argument("--no-chart", action="store_true")
     ap.add_argument("--kam-serve", help="path of kam-serve (default: next to kam-bench)")
+    ap.add_argument("--retry-disturbed", type=int, default=None, metavar="N",
+                    help="redo a run up to N times (after waiting for an idle machine) "
+                         "when other processes used > %.2f cores during it "
+                         "(default 2; 0 with --smoke)" % DISTURBED)
+    ap.add_argument("--quiet-wait", type=float, default=60, metavar="S",
+                    help="longest wait for an idle machine before a retry (default 60)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="don't pin kam-load and the server to disjoint CPUs")
     ap.add_argument("--report", metavar="JSON",
                     help="re-print the table (and chart) of an earlier results file; no runs")
     opts = ap.parse_args()
@@ -492,11 +559,21 @@ def main():
         ap.error("--threads, --load-threads and --rounds must be >= 1")
     if sum([opts.quick, opts.smoke, opts.sweep]) > 1:
         ap.error("choose one of --quick, --smoke, --sweep")
+    if opts.retry_disturbed is None:
+        opts.retry_disturbed = 0 if opts.smoke else 2
     profile = "smoke" if opts.smoke else "quick" if opts.quick else \
               "sweep" if opts.sweep else "full"
     cases, rounds, duration, warmup, idle_hold = build_matrix(profile)
     rounds = opts.rounds or rounds
     duration = opts.duration or duration
+    # Pin kam-load to the first --load-threads CPUs and the server to the rest when
+    # they fit: otherwise where the scheduler happens to place a ping-pong pair
+    # (same CPU or not) swings single-connection figures by 2-3x between runs.
+    ncpu = os.cpu_count() or 1
+    opts.load_cpus = None
+    if not opts.no_pin and not opts.sweep and opts.load_threads + opts.threads <= ncpu:
+        opts.load_cpus = set(range(opts.load_threads))
+        Server.cpus = set(range(opts.load_threads, ncpu))
     raise_nofile()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -528,6 +605,8 @@ def main():
     doc = {"tool": "kam-bench", "date": stamp, "command": " ".join(["kam-bench"] + sys.argv[1:]),
            "profile": profile, "machine": mach, "servers": servers,
            "server_threads": thread_counts, "load_threads": opts.load_threads,
+           "pinning": {"load_cpus": sorted(opts.load_cpus or []),
+                       "server_cpus": sorted(Server.cpus or [])},
            "rounds": rounds, "duration_s": duration, "warmup_s": warmup,
            "elapsed_s": elapsed, "notes": notes, "summary": summary, "runs": results}
     for name in ("kam-bench-%s-%s.json" % (profile, stamp), "latest.json"):

@@ -134,9 +134,9 @@ void worker::run() {
     int n =
         epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
     if (n < 0 && errno == ENOSYS) // kernel < 5.11: millisecond timeouts, rounded up
-      n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()),
-                     wait > 0 ? static_cast<int>((static_cast<uint64_t>(wait) + ms - 1) / ms)
-                              : 0);
+      n = epoll_wait(
+          ep_, events.data(), static_cast<int>(events.size()),
+          wait > 0 ? static_cast<int>((static_cast<uint64_t>(wait) + ms - 1) / ms) : 0);
     for (int i = 0; i < n; ++i)
       on_event(*static_cast<slot*>(events[static_cast<size_t>(i)].data.ptr),
                events[static_cast<size_t>(i)].events, now_ns());

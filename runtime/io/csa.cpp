@@ -34,10 +34,17 @@ public:
 
   caf::behavior make_behavior() override {
     return {
-      [this](inbox_atom, bytes& data) { conn_->write(std::move(data)); },
+      [this](inbox_atom, bytes& data) {
+        if (conn_->write(std::move(data)) >= conn_->high_watermark() && !paused_)
+          pause();
+      },
+      [this](io_resume_atom) { on_low(); },
       [this](control_atom, producer_finished) { conn_->close_graceful(); },
       [this](control_atom, shutdown_microprocess) {
+        // Stop now: the I/O side closes the socket on its own.
         conn_->close_now(shutdown_reason::closed);
+        io_done_ = true;
+        quit();
       },
       [this](start_atom, const caf::actor& handler) {
         handler_ = handler.address();
@@ -65,9 +72,27 @@ public:
     if (!io_done_)
       conn_->close_now(shutdown_reason::closed);
     conn_.reset();
+    component::on_exit();
   }
 
 private:
+  void pause() {
+    paused_ = true;
+    send_on(ctrlout, pause_producing{});
+    if (conn_->arm_resume()) // drained meanwhile
+      on_low();
+  }
+
+  void on_low() {
+    if (!paused_)
+      return;
+    // Refilled past the high mark since the I/O thread looked: wait again.
+    if (conn_->queued() >= conn_->high_watermark() && !conn_->arm_resume())
+      return;
+    paused_ = false;
+    send_on(ctrlout, resume_producing{});
+  }
+
   void report(shutdown_reason why) {
     if (reported_)
       return;
@@ -79,6 +104,7 @@ private:
   caf::actor_addr handler_;
   bool reported_ = false;
   bool io_done_ = false;
+  bool paused_ = false; // told the handler pause_producing
 };
 
 } // namespace

@@ -2,13 +2,21 @@
 
 #include <memory>
 
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
+
+#include "runtime/boxes.hpp"
 
 namespace kam::runtime::io {
 
 namespace detail {
 class tcp_connection;
 } // namespace detail
+
+/// The CSA's flow-control outbox: `pause_producing` / `resume_producing`.
+/// The chassis links it to the handler's `control`.
+using ctrlout_atom = caf::atom_constant<caf::atom("ctrlout")>;
+constexpr box ctrlout = ctrlout_atom::value;
 
 /// Spawns the ConnectedSocketAdapter actor for one accepted connection.
 ///
@@ -18,7 +26,11 @@ class tcp_connection;
 ///   `shutdown_microprocess` (close now);
 /// - `outbox`: bytes read from the client, one message per readiness event;
 /// - `signal`: `shutdown_csa` when the client's input ends (peer closed,
-///   reset, error, drained for server shutdown).
+///   reset, error, idle timeout, drained for server shutdown);
+/// - `ctrlout`: `pause_producing` once the bytes queued for the socket pass
+///   listen_options::write_high_watermark, `resume_producing` once they are
+///   below write_low_watermark again (one pair per episode). Checked when
+///   bytes arrive on `inbox`, so it costs a compare per write.
 ///
 /// It reads nothing until it receives `(start_atom, handler)`, so all links
 /// are in place before the first byte; it then links itself to the handler

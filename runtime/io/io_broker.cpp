@@ -38,6 +38,7 @@ struct worker {
   tcp::acceptor acceptor;
   asio::steady_timer timer;
   bool backing_off = false;
+  bool limited = false; // at max_connections, not waiting to accept
   std::thread thread;
 };
 
@@ -85,7 +86,12 @@ void apply_options(int fd, const std::vector<socket_option>& opts) {
 
 struct io_broker::impl {
   impl(caf::actor_system& sys, listen_options opts, std::shared_ptr<server_stats> stats)
-    : sys(sys), opts(std::move(opts)), stats(std::move(stats)) {}
+    : sys(sys), opts(std::move(opts)), stats(std::move(stats)) {
+    if (this->opts.max_connections != 0) {
+      gate = std::make_shared<detail::connection_gate>(this->opts.max_connections);
+      gate->on_room([this] { resume_accepting(); });
+    }
+  }
 
   caf::actor_system& sys;
   listen_options opts;
@@ -96,6 +102,23 @@ struct io_broker::impl {
   uint16_t port = 0;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> stopped{false};
+  /// Open sockets, when max_connections is set (else null).
+  std::shared_ptr<detail::connection_gate> gate;
+
+  // A socket closed while at max_connections: every limited listener goes on.
+  // Any thread (runs under the gate's lock).
+  void resume_accepting() {
+    for (auto& w : workers) {
+      auto* wp = w.get();
+      asio::post(w->ioc, [this, wp] {
+        if (!wp->limited)
+          return;
+        wp->limited = false;
+        if (wp->acceptor.is_open())
+          on_acceptable(*wp, error_code{});
+      });
+    }
+  }
 
   void wait_accept(worker& w) {
     w.acceptor.async_wait(tcp::acceptor::wait_read,
@@ -111,14 +134,22 @@ struct io_broker::impl {
       return;
     }
     for (int i = 0; i < max_accepts_per_event; ++i) {
+      if (gate && !gate->try_reserve()) {
+        // At max_connections: clients wait in the backlog; the gate calls
+        // resume_accepting() when a socket closes.
+        w.limited = true;
+        return;
+      }
       error_code aec;
       tcp::socket sock{w.ioc};
       w.acceptor.accept(sock, aec);
       if (!aec) {
         w.backing_off = false;
-        on_accepted(w, std::move(sock));
+        on_accepted(w, std::move(sock)); // the connection owns the slot
         continue;
       }
+      if (gate)
+        gate->release();
       if (aec == asio::error::would_block || aec == asio::error::try_again) {
         wait_accept(w);
         return;
@@ -155,6 +186,8 @@ struct io_broker::impl {
     auto peer = sock.remote_endpoint(ec);
     if (ec) { // already gone
       stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
+      if (gate)
+        gate->release();
       return;
     }
     auto local = sock.local_endpoint(ec);
@@ -162,7 +195,7 @@ struct io_broker::impl {
       sock.set_option(tcp::no_delay(true), ec);
     apply_options(sock.native_handle(), opts.connection_options);
     stats->accepted.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<detail::tcp_connection>(std::move(sock), opts);
+    auto conn = std::make_shared<detail::tcp_connection>(std::move(sock), opts, gate);
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
     msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);
@@ -177,6 +210,8 @@ struct io_broker::impl {
 io_broker::io_broker(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
 
 io_broker::~io_broker() {
+  if (impl_->gate) // connections may outlive us
+    impl_->gate->on_room(nullptr);
   stop();
   join();
 }
@@ -266,10 +301,22 @@ size_t io_broker::threads() const { return impl_->workers.size(); }
 void io_broker::close_listeners() {
   for (auto& w : impl_->workers) {
     auto* wp = w.get();
-    asio::post(w->ioc, [wp] {
+    auto* ip = impl_.get();
+    asio::post(w->ioc, [wp, ip] {
+      // Connections the kernel already completed (connect() returned in the
+      // client) were accepted from the client's view: take them, so they
+      // are drained like the rest, then close the listener.
       error_code ec;
+      while (wp->acceptor.is_open()) {
+        tcp::socket sock{wp->ioc};
+        wp->acceptor.accept(sock, ec);
+        if (ec)
+          break;
+        ip->on_accepted(*wp, std::move(sock));
+      }
       wp->timer.cancel();
       wp->acceptor.close(ec);
+      caf::anon_send(ip->chassis, socketact_atom::value, listener_closed_atom::value);
     });
   }
 }

@@ -20,7 +20,10 @@ namespace kam::runtime::io {
 /// `new_csa` to the chassis's `_socketact` inbox. Accept errors are
 /// classified: EMFILE/ENFILE/ENOBUFS/ENOMEM back off 100 ms (one log line per
 /// episode); ECONNABORTED and other per-connection failures are skipped; only
-/// a failure of the listening socket itself stops that listener.
+/// a failure of the listening socket itself stops that listener. With
+/// `max_connections` set it counts open sockets (a slot is taken before each
+/// accept, given back when the socket closes) and stops accepting at the
+/// limit; clients wait in the backlog until a socket closes.
 ///
 /// Thread rule: every member function is thread safe except join(), which
 /// must not be called from an I/O thread or an actor.

@@ -37,6 +37,25 @@ struct listen_options {
   /// After an orderly close sends FIN, how long to wait for the peer's FIN
   /// (discarding input) before closing, so the peer reads all we sent.
   std::chrono::milliseconds linger{2000};
+
+  // -- robustness ------------------------------------------------------------
+
+  /// Backpressure on output. Bytes queued for a socket (written by the
+  /// handler, not yet taken by the kernel) above `write_high_watermark` make
+  /// the CSA send `pause_producing` to its handler (once), and
+  /// `resume_producing` when the queue falls below `write_low_watermark`.
+  /// Above `write_hard_limit` the CSA also stops reading from that client
+  /// (so an echo-like handler cannot be made to buffer without bound) until
+  /// the queue is below `write_low_watermark` again. Need low <= high <= hard.
+  size_t write_high_watermark = 1024 * 1024;
+  size_t write_low_watermark = 256 * 1024;
+  size_t write_hard_limit = 4 * 1024 * 1024;
+  /// A connection with no bytes read or written for this long is closed and
+  /// its handler gets `socket_shutdown{timeout}`; 0 = never.
+  std::chrono::milliseconds idle_timeout{0};
+  /// At most this many open connections; at the limit the listeners stop
+  /// accepting (clients wait in the backlog) until one closes. 0 = no limit.
+  size_t max_connections = 0;
 };
 
 } // namespace kam::runtime::io

@@ -13,5 +13,8 @@ using io_drained_atom = caf::atom_constant<caf::atom("kam_iodrn")>;
 /// `(io_closed_atom, shutdown_reason)`: the socket is closed or has sent
 /// its FIN after an orderly close; the CSA may end.
 using io_closed_atom = caf::atom_constant<caf::atom("kam_iocls")>;
+/// `(io_resume_atom)`: after arm_resume(), the write queue fell below the low
+/// watermark.
+using io_resume_atom = caf::atom_constant<caf::atom("kam_iores")>;
 
 } // namespace kam::runtime::io::detail

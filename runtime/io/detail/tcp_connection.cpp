@@ -1,5 +1,7 @@
 #include "runtime/io/detail/tcp_connection.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <caf/send.hpp>
 
@@ -26,16 +28,25 @@ shutdown_reason classify(const error_code& ec) {
 
 } // namespace
 
-tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options& opts)
+tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options& opts,
+                               std::shared_ptr<connection_gate> gate)
   : sock_(std::move(sock)),
     linger_timer_(sock_.get_executor()),
+    idle_timer_(sock_.get_executor()),
     max_read_(opts.max_read_per_event),
-    linger_(opts.linger) {
+    linger_(opts.linger),
+    high_(std::max<size_t>(opts.write_high_watermark, 1)),
+    low_(std::min(opts.write_low_watermark, high_)),
+    hard_(std::max(opts.write_hard_limit, high_)),
+    idle_timeout_(opts.idle_timeout),
+    gate_(std::move(gate)) {
   error_code ec;
   sock_.non_blocking(true, ec);
 }
 
-tcp_connection::~tcp_connection() = default;
+tcp_connection::~tcp_connection() {
+  release_gate(); // if the I/O thread ended before the socket closed
+}
 
 void tcp_connection::attach(caf::actor csa) { csa_ = std::move(csa); }
 
@@ -47,13 +58,21 @@ void tcp_connection::start(caf::actor reader, box reader_in) {
     self->started_ = true;
     self->reader_ = std::move(reader);
     self->reader_in_ = reader_in;
+    if (self->idle_timeout_.count() != 0) {
+      self->last_activity_ = clock::now();
+      self->arm_idle(self->idle_timeout_);
+    }
     self->wait_readable();
   });
 }
 
-void tcp_connection::write(bytes buf) {
+size_t tcp_connection::write(bytes buf) {
   if (buf.empty())
-    return;
+    return queued_.load();
+  // Counted before the I/O thread can see the bytes, so its subtraction
+  // never goes below zero.
+  auto n = buf.size();
+  auto q = queued_.fetch_add(n) + n;
   bool post = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -63,6 +82,67 @@ void tcp_connection::write(bytes buf) {
   }
   if (post)
     asio::post(sock_.get_executor(), [self = shared_from_this()] { self->flush_pending(); });
+  return q;
+}
+
+bool tcp_connection::arm_resume() {
+  // Pairs with consumed(): either it sees the flag, or we see its count
+  // (both sequentially consistent); exchange() makes exactly one side act.
+  resume_armed_.store(true);
+  return queued_.load() < low_ && resume_armed_.exchange(false);
+}
+
+void tcp_connection::consumed(size_t n) {
+  auto q = queued_.fetch_sub(n) - n;
+  if (q >= low_)
+    return;
+  if (read_paused_) {
+    read_paused_ = false;
+    wait_readable();
+  }
+  if (resume_armed_.load() && resume_armed_.exchange(false) && csa_)
+    caf::anon_send(csa_, io_resume_atom::value);
+}
+
+void tcp_connection::drop_queue() {
+  size_t n = 0;
+  for (auto& b : wq_)
+    n += b.size();
+  n -= wq_offset_;
+  wq_.clear();
+  wq_offset_ = 0;
+  if (n != 0)
+    queued_.fetch_sub(n);
+}
+
+void tcp_connection::arm_idle(clock::duration d) {
+  idle_timer_.expires_after(d);
+  idle_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec)
+      self->on_idle_timer();
+  });
+}
+
+void tcp_connection::on_idle_timer() {
+  if (closed_ || lingering_)
+    return;
+  // Activity only records a time; the one timer re-arms for what is left.
+  auto due = last_activity_ + idle_timeout_;
+  auto now = clock::now();
+  if (now < due) {
+    arm_idle(due - now);
+    return;
+  }
+  if (csa_)
+    caf::anon_send(csa_, io_closed_atom::value, shutdown_reason::timeout);
+  close_socket();
+}
+
+void tcp_connection::release_gate() {
+  if (gate_) {
+    gate_->release();
+    gate_ = nullptr;
+  }
 }
 
 void tcp_connection::close_graceful() {
@@ -105,7 +185,7 @@ void tcp_connection::drain() {
 }
 
 void tcp_connection::wait_readable() {
-  if (closed_ || read_wait_ || (input_done_ && !lingering_))
+  if (closed_ || read_wait_ || read_paused_ || (input_done_ && !lingering_))
     return;
   read_wait_ = true;
   sock_.async_wait(asio::ip::tcp::socket::wait_read,
@@ -140,8 +220,16 @@ void tcp_connection::on_readable(const error_code& ec) {
   }
   if (input_done_)
     return;
+  if (queued_.load(std::memory_order_relaxed) >= hard_) {
+    // The client sends faster than it reads what we send back: leave its
+    // bytes in the kernel until consumed() finds the queue low again.
+    read_paused_ = true;
+    return;
+  }
   bytes data;
   auto r = read_into(data, max_read_);
+  if (!data.empty())
+    touch();
   deliver(std::move(data));
   switch (r) {
     case read_result::would_block:
@@ -203,7 +291,7 @@ void tcp_connection::flush_pending() {
     pending_.clear();
   }
   if (closed_ || lingering_) {
-    wq_.clear();
+    drop_queue();
     return;
   }
   if (!write_wait_)
@@ -244,6 +332,8 @@ void tcp_connection::do_write() {
       return;
     }
     // Consume what the kernel took.
+    touch();
+    consumed(n);
     while (n > 0) {
       auto left = wq_.front().size() - wq_offset_;
       if (n >= left) {
@@ -266,6 +356,7 @@ void tcp_connection::shutdown_output() {
   error_code ec;
   sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   lingering_ = true;
+  idle_timer_.cancel();
   if (csa_)
     caf::anon_send(csa_, io_closed_atom::value, shutdown_reason::closed);
   release_actors();
@@ -273,6 +364,7 @@ void tcp_connection::shutdown_output() {
     close_socket();
     return;
   }
+  read_paused_ = false; // lingering discards input, whatever is queued
   linger_timer_.expires_after(linger_);
   linger_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
     if (!ec)
@@ -300,8 +392,10 @@ void tcp_connection::close_socket() {
   input_done_ = true;
   error_code ec;
   linger_timer_.cancel();
+  idle_timer_.cancel();
   sock_.close(ec);
-  wq_.clear();
+  drop_queue();
+  release_gate();
   release_actors();
 }
 

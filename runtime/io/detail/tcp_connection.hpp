@@ -1,6 +1,9 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -16,6 +19,48 @@
 
 namespace kam::runtime::io::detail {
 
+/// Counts a broker's open sockets for listen_options::max_connections.
+/// Shared by the broker and its connections (which may outlive it).
+///
+/// Thread rule: thread safe. The broker reserves a slot before each accept;
+/// a connection releases its slot once, when its socket closes.
+class connection_gate {
+public:
+  explicit connection_gate(size_t max) : max_(max) {}
+
+  /// Takes a slot if fewer than `max` are taken.
+  bool try_reserve() {
+    auto v = open_.load(std::memory_order_relaxed);
+    while (v < max_)
+      if (open_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel))
+        return true;
+    return false;
+  }
+
+  /// Gives a slot back; leaving the full state runs the room callback.
+  void release() {
+    if (open_.fetch_sub(1, std::memory_order_acq_rel) == max_) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (on_room_)
+        on_room_();
+    }
+  }
+
+  size_t open() const { return open_.load(std::memory_order_relaxed); }
+
+  /// Sets (or, with nullptr, clears) what runs when a slot frees at the limit.
+  void on_room(std::function<void()> f) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    on_room_ = std::move(f);
+  }
+
+private:
+  const size_t max_;
+  std::atomic<size_t> open_{0};
+  std::mutex mtx_;
+  std::function<void()> on_room_;
+};
+
 /// The Asio half of a ConnectedSocketAdapter: owns one accepted socket on
 /// one I/O thread's io_context and moves its bytes.
 ///
@@ -23,9 +68,18 @@ namespace kam::runtime::io::detail {
 /// socket's I/O thread, in call order); everything private runs only on that
 /// thread. Bytes read are sent straight from the I/O thread to the CSA's
 /// outbox target (sender: the CSA), so a read costs one hand-off, not two.
+///
+/// Backpressure: `queued_` counts bytes accepted by write() and not yet taken
+/// by the kernel (pending_ + wq_); write() adds on the caller's thread, the
+/// I/O thread subtracts. Past the hard limit the I/O thread stops reading at
+/// the next readiness event and waits for the queue to drop below the low
+/// watermark. The CSA compares write()'s result with the high watermark
+/// itself and calls arm_resume() to hear `io_resume` below the low one.
 class tcp_connection : public std::enable_shared_from_this<tcp_connection> {
 public:
-  tcp_connection(boost::asio::ip::tcp::socket sock, const listen_options& opts);
+  /// `gate`, if any, holds a slot for this socket; released when it closes.
+  tcp_connection(boost::asio::ip::tcp::socket sock, const listen_options& opts,
+                 std::shared_ptr<connection_gate> gate = nullptr);
   ~tcp_connection();
 
   tcp_connection(const tcp_connection&) = delete;
@@ -38,8 +92,18 @@ public:
   /// Starts reading; bytes go to (`reader`, `reader_in`).
   void start(caf::actor reader, box reader_in);
 
-  /// Queues `buf` for writing after everything queued before it.
-  void write(bytes buf);
+  /// Queues `buf` for writing after everything queued before it; returns
+  /// the bytes queued now (this buffer included).
+  size_t write(bytes buf);
+
+  /// Bytes queued for the socket and not yet written.
+  size_t queued() const { return queued_.load(); }
+
+  /// Asks for one `io_resume` to the CSA when the queue falls below the low
+  /// watermark. Returns true (and arms nothing) if it is already below.
+  bool arm_resume();
+
+  size_t high_watermark() const { return high_; }
 
   /// Stops input, flushes queued output, sends FIN, lingers, closes.
   void close_graceful();
@@ -54,7 +118,18 @@ public:
 private:
   enum class read_result { would_block, more, eof, failed };
 
+  using clock = std::chrono::steady_clock;
+
   void wait_readable();
+  void consumed(size_t n);
+  void drop_queue();
+  void touch() {
+    if (idle_timeout_.count() != 0)
+      last_activity_ = clock::now();
+  }
+  void arm_idle(clock::duration d);
+  void on_idle_timer();
+  void release_gate();
   void on_readable(const boost::system::error_code& ec);
   read_result read_into(bytes& out, size_t limit);
   void deliver(bytes&& data);
@@ -68,8 +143,18 @@ private:
 
   boost::asio::ip::tcp::socket sock_;
   boost::asio::steady_timer linger_timer_;
+  boost::asio::steady_timer idle_timer_;
   size_t max_read_;
   std::chrono::milliseconds linger_;
+  size_t high_;
+  size_t low_;
+  size_t hard_;
+  std::chrono::milliseconds idle_timeout_;
+  std::shared_ptr<connection_gate> gate_;
+
+  // Any thread (see the class comment).
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> resume_armed_{false};
 
   caf::actor csa_;
   caf::actor reader_;
@@ -91,6 +176,8 @@ private:
   bool closing_ = false;
   bool lingering_ = false;
   bool closed_ = false;
+  bool read_paused_ = false; // past the hard limit: not waiting for input
+  clock::time_point last_activity_;
 };
 
 } // namespace kam::runtime::io::detail

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstddef>
+
+#include <caf/behavior.hpp>
+
+#include "protocols/lines/line_batch.hpp"
+#include "runtime/component.hpp"
+
+namespace kam::protocols::lines {
+
+/// The framer component: bytes on `inbox` -> a line_batch on `outbox` per
+/// read that completed at least one line (lines longer than `max_line`
+/// bytes are an error).
+///
+/// `producer_finished` or `socket_shutdown` on `control`: sends the
+/// unterminated last line (if any), then ends with `producer_finished` on
+/// `signal`; `shutdown_microprocess`: ends at once, passing it on. On an
+/// over-long line it sends the lines before it, then ends with
+/// `producer_finished` (downstream finishes; behind the chassis the
+/// connection is flushed and closed). Spawn with `sys.spawn(framer, max)`.
+caf::behavior framer(runtime::component* self, size_t max_line);
+
+} // namespace kam::protocols::lines

@@ -1,0 +1,66 @@
+// The line components, each on the in-memory harness.
+#include <doctest/doctest.h>
+
+#include "protocols/lines/framer.hpp"
+#include "protocols/lines/joiner.hpp"
+#include "protocols/lines/upper.hpp"
+#include "runtime/harness.hpp"
+#include "tests/support/test_system.hpp"
+
+using namespace kam;
+using namespace kam::runtime;
+using namespace kam::protocols::lines;
+
+TEST_SUITE("protocols.lines.components") {
+
+  TEST_CASE("the framer sends one batch per read, and the rest at the end") {
+    test::test_system ts;
+    harness h{*ts, ts.sys->spawn(framer, size_t{16})};
+    h.send_text(inbox, "ab");
+    CHECK(h.silent(outbox));
+    h.send_text(inbox, "c\nd\r\ne\nf");
+    CHECK(h.next_as<line_batch>(outbox) == line_batch{"abc", "d", "e"});
+    h.send(control, socket_shutdown{shutdown_reason::peer_closed});
+    CHECK(h.next_as<line_batch>(outbox) == line_batch{"f"});
+    CHECK(h.next_as<producer_finished>(signal));
+    CHECK(h.wait_for_exit());
+  }
+
+  TEST_CASE("the framer ends on an over-long line") {
+    test::test_system ts;
+    harness h{*ts, ts.sys->spawn(framer, size_t{3})};
+    h.send_text(inbox, "ok\ntoo long\n");
+    CHECK(h.next_as<line_batch>(outbox) == line_batch{"ok"});
+    CHECK(h.next_as<producer_finished>(signal));
+    CHECK(h.wait_for_exit());
+  }
+
+  TEST_CASE("the framer stops at once on shutdown_microprocess") {
+    test::test_system ts;
+    harness h{*ts, ts.sys->spawn(framer, size_t{16})};
+    h.send_text(inbox, "partial");
+    h.send(control, shutdown_microprocess{});
+    CHECK(h.next_as<shutdown_microprocess>(signal));
+    CHECK(h.silent(outbox));
+  }
+
+  TEST_CASE("upper changes ASCII letters only") {
+    test::test_system ts;
+    harness h{*ts, ts.sys->spawn(upper)};
+    h.send(inbox, line_batch{"abc xyz", "MiXeD 123", "\xc3\xa9"});
+    CHECK(h.next_as<line_batch>(outbox) ==
+          line_batch{"ABC XYZ", "MIXED 123", "\xc3\xa9"});
+    h.send(control, producer_finished{});
+    CHECK(h.next_as<producer_finished>(signal));
+  }
+
+  TEST_CASE("the joiner writes each line with a newline, one buffer per batch") {
+    test::test_system ts;
+    harness h{*ts, ts.sys->spawn(joiner)};
+    h.send(inbox, line_batch{"a", "", "bc"});
+    auto out = h.next_as<bytes>(outbox);
+    REQUIRE(out);
+    CHECK(as_text(*out) == "a\n\nbc\n");
+  }
+
+} // TEST_SUITE
