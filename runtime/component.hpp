@@ -34,8 +34,8 @@ namespace kam::runtime {
 /// and on `control`, `producer_finished`, `socket_shutdown` and
 /// `shutdown_microprocess` end the component after passing `producer_finished`
 /// (or `shutdown_microprocess`) on `signal`; `pause_producing` and
-/// `resume_producing` are ignored (flow control is advisory). Anything else is reported and
-/// dropped. Every member function must be called from this actor only.
+/// `resume_producing` are ignored (flow control is advisory). Anything else is
+/// reported and dropped. Every member function must be called from this actor only.
 class component : public caf::event_based_actor {
 public:
   using super = caf::event_based_actor;

@@ -31,6 +31,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<server_shutdown>("kam::server_shutdown");
   cfg.add_message_type<pause_producing>("kam::pause_producing");
   cfg.add_message_type<resume_producing>("kam::resume_producing");
+  cfg.add_message_type<set_read_deadline>("kam::set_read_deadline");
   cfg.add_message_type<connection_info>("kam::connection_info");
   cfg.add_message_type<new_csa>("kam::new_csa");
   cfg.add_message_type<shutdown_csa>("kam::shutdown_csa");

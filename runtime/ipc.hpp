@@ -34,6 +34,16 @@ struct pause_producing {};
 /// `pause_producing`; produce again.
 struct resume_producing {};
 
+/// A handler's read deadline: unless bytes arrive from the client within
+/// `ms` milliseconds, the CSA closes the connection and the handler gets
+/// `socket_shutdown{timeout}`. One-shot: the first bytes to arrive meet it
+/// (set it again to wait again); a new one replaces the last; 0 clears it.
+/// Sent to the CSA's `control` (a handler sends it on `signal`, which the
+/// chassis links there). Ignored once the client's input has ended.
+struct set_read_deadline {
+  uint32_t ms = 0;
+};
+
 /// Why a connection's input ended.
 enum class shutdown_reason : uint8_t {
   peer_closed,     ///< The peer sent FIN (it may still be reading).
@@ -82,6 +92,9 @@ inline bool operator==(shutdown_microprocess, shutdown_microprocess) { return tr
 inline bool operator==(server_shutdown, server_shutdown) { return true; }
 inline bool operator==(pause_producing, pause_producing) { return true; }
 inline bool operator==(resume_producing, resume_producing) { return true; }
+inline bool operator==(const set_read_deadline& x, const set_read_deadline& y) {
+  return x.ms == y.ms;
+}
 inline bool operator==(const socket_shutdown& x, const socket_shutdown& y) {
   return x.reason == y.reason;
 }
@@ -109,6 +122,11 @@ typename Inspector::result_type inspect(Inspector& f, pause_producing&) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resume_producing&) {
   return f(caf::meta::type_name("resume_producing"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, set_read_deadline& x) {
+  return f(caf::meta::type_name("set_read_deadline"), x.ms);
 }
 
 template <class Inspector>

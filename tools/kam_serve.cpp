@@ -46,14 +46,14 @@ public:
 
   config() {
     opt_group{custom_options_, "global"}
-      .add(protocol, "protocol", "protocol to serve (echo)")
+      .add(protocol, "protocol", "protocol to serve: echo, upper-lines, echo-pipeline")
       .add(host, "host", "address to listen on (IPv4 or IPv6)")
       .add(port, "port", "port to listen on, 0 picks a free one")
       .add(threads, "threads", "I/O threads, 0 = one per core")
       .add(backlog, "backlog", "listen backlog per I/O thread")
       .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown")
       .add(max_connections, "max-connections", "open connections at most, 0 = no limit")
-      .add(idle_timeout, "idle-timeout", "seconds without traffic before a close, 0 = off")
+      .add(idle_timeout, "idle-timeout", "seconds without traffic to close, 0 = off")
       .add(write_high, "write-high-watermark", "queued bytes that pause a handler")
       .add(write_low, "write-low-watermark", "queued bytes that resume it")
       .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client");
@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   if (cfg.write_low < 0 || cfg.write_high < 1 || cfg.write_hard < 1)
     return fail("--write-* limits must be positive");
   if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
-    return fail("need --write-low-watermark <= --write-high-watermark <= --write-hard-limit");
+    return fail("need --write-low-watermark <= --write-high-watermark"
+                " <= --write-hard-limit");
   auto proto = kam::tools::find_protocol(cfg.protocol);
   if (proto == nullptr) {
     std::string known;

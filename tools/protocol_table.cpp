@@ -12,19 +12,22 @@ namespace kam::tools {
 
 const std::vector<protocol_entry>& protocols() {
   static const std::vector<protocol_entry> table{
-      {"echo", "sends every byte back (Kamaelia's EchoProtocol)",
-       [](caf::actor_system& sys, const runtime::connection_info&) {
-         return sys.spawn(protocols::echo::handler);
-       }},
-      {"upper-lines",
-       "sends every line back in upper case: pipeline(framer, upper, joiner); lines up "
-       "to "
-       "8192 bytes",
-       [](caf::actor_system& sys, const runtime::connection_info&) {
-         using namespace protocols::lines;
-         return chassis::pipeline(sys, sys.spawn(framer, size_t{8192}), sys.spawn(upper),
-                                  sys.spawn(joiner));
-       }},
+    {"echo", "sends every byte back (Kamaelia's EchoProtocol)",
+     [](caf::actor_system& sys, const runtime::connection_info&) {
+       return sys.spawn(protocols::echo::handler);
+     }},
+    {"upper-lines", "sends every line back in upper case: pipeline(framer, upper, joiner)",
+     [](caf::actor_system& sys, const runtime::connection_info&) {
+       using namespace protocols::lines;
+       return chassis::pipeline(sys, sys.spawn(framer, size_t{8192}), sys.spawn(upper),
+                                sys.spawn(joiner));
+     }},
+    {"echo-pipeline", "echo through pipeline(echo, echo, echo): what composition costs",
+     [](caf::actor_system& sys, const runtime::connection_info&) {
+       using protocols::echo::handler;
+       return chassis::pipeline(sys, sys.spawn(handler), sys.spawn(handler),
+                                sys.spawn(handler));
+     }},
   };
   return table;
 }

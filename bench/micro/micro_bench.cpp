@@ -5,7 +5,9 @@
 
 #include <caf/all.hpp>
 
+#include "chassis/pipeline.hpp"
 #include "protocols/echo/handler.hpp"
+#include "protocols/lines/parser.hpp"
 #include "runtime/component.hpp"
 #include "runtime/ipc.hpp"
 
@@ -23,10 +25,11 @@ struct bench_system {
   std::unique_ptr<caf::actor_system> sys;
 };
 
-bench_system& the_system() {
-  static bench_system s;
-  return s;
-}
+// Created and destroyed inside main(): CAF's actor system must not be a
+// static (its teardown after main races CAF's own statics).
+bench_system* the_system_ptr = nullptr;
+
+bench_system& the_system() { return *the_system_ptr; }
 
 /// Round trip: blocking caller -> event-based actor -> caller (two hops).
 void BM_actor_round_trip(benchmark::State& state) {
@@ -60,6 +63,44 @@ void BM_link_echo_throughput(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 BENCHMARK(BM_link_echo_throughput)->UseRealTime();
+
+/// Messages through pipeline(echo x N): the cost of each stage per message.
+void BM_pipeline_stages(benchmark::State& state) {
+  auto& sys = *the_system().sys;
+  const int batch = 1000;
+  const auto stages = static_cast<size_t>(state.range(0));
+  for (auto _ : state) {
+    caf::scoped_actor self{sys};
+    std::vector<caf::actor> children;
+    for (size_t i = 0; i < stages; ++i)
+      children.push_back(sys.spawn(kam::protocols::echo::handler));
+    auto pipe = kam::chassis::pipeline(sys, children);
+    link(pipe, outbox, caf::actor_cast<caf::actor>(self), inbox);
+    for (int i = 0; i < batch; ++i)
+      self->send(pipe, inbox_atom::value, bytes(64, 'x'));
+    int got = 0;
+    self->receive_for(got, batch)([](inbox_atom, bytes&) {});
+    caf::anon_send_exit(pipe, caf::exit_reason::kill);
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_pipeline_stages)->Arg(1)->Arg(3)->UseRealTime();
+
+/// The line parser's throughput on 64-byte lines.
+void BM_lines_parser(benchmark::State& state) {
+  std::string input;
+  while (input.size() < 64 * 1024)
+    input += std::string(63, 'a') + "\n";
+  kam::protocols::lines::parser p{8192};
+  std::vector<std::string> out;
+  for (auto _ : state) {
+    out.clear();
+    p.feed(input, out);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(input.size()));
+}
+BENCHMARK(BM_lines_parser);
 
 /// Spawning and ending two components (a handler+CSA pair's actor cost).
 void BM_spawn_pair(benchmark::State& state) {
@@ -99,4 +140,16 @@ BENCHMARK(BM_buffer_copy_into_message)->Arg(64)->Arg(16384);
 
 } // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
+  {
+    bench_system sys;
+    the_system_ptr = &sys;
+    benchmark::RunSpecifiedBenchmarks();
+    the_system_ptr = nullptr;
+  }
+  benchmark::Shutdown();
+  return 0;
+}

@@ -40,6 +40,9 @@ public:
       },
       [this](io_resume_atom) { on_low(); },
       [this](control_atom, producer_finished) { conn_->close_graceful(); },
+      [this](control_atom, set_read_deadline d) {
+        conn_->read_deadline(std::chrono::milliseconds(d.ms));
+      },
       [this](control_atom, shutdown_microprocess) {
         // Stop now: the I/O side closes the socket on its own.
         conn_->close_now(shutdown_reason::closed);

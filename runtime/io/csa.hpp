@@ -23,7 +23,8 @@ constexpr box ctrlout = ctrlout_atom::value;
 /// Boxes (Kamaelia's CSA):
 /// - `inbox`: bytes to write to the client, in order;
 /// - `control`: `producer_finished` (flush, FIN, close) or
-///   `shutdown_microprocess` (close now);
+///   `shutdown_microprocess` (close now); `set_read_deadline{ms}` (close
+///   with `timeout` unless the client sends within ms);
 /// - `outbox`: bytes read from the client, one message per readiness event;
 /// - `signal`: `shutdown_csa` when the client's input ends (peer closed,
 ///   reset, error, idle timeout, drained for server shutdown);

@@ -307,12 +307,18 @@ void io_broker::close_listeners() {
       // client) were accepted from the client's view: take them, so they
       // are drained like the rest, then close the listener.
       error_code ec;
+      // Past max_connections the rest stay in the backlog and are refused.
       while (wp->acceptor.is_open()) {
+        if (ip->gate && !ip->gate->try_reserve())
+          break;
         tcp::socket sock{wp->ioc};
         wp->acceptor.accept(sock, ec);
-        if (ec)
+        if (ec) {
+          if (ip->gate)
+            ip->gate->release();
           break;
-        ip->on_accepted(*wp, std::move(sock));
+        }
+        ip->on_accepted(*wp, std::move(sock)); // the connection owns the slot
       }
       wp->timer.cancel();
       wp->acceptor.close(ec);

@@ -50,6 +50,22 @@ caf::behavior probe_echo(component* self, std::shared_ptr<probe> p) {
   };
 }
 
+/// Echo that, on "arm", asks for a read deadline of 300 ms (on `signal`,
+/// which the chassis links to the CSA's `control`).
+caf::behavior deadline_echo(component* self, std::shared_ptr<probe> p) {
+  return {
+    [=](inbox_atom, bytes& data) {
+      if (std::string(data.begin(), data.end()) == "arm")
+        self->send_on(runtime::signal, set_read_deadline{300});
+      self->send_on(outbox, std::move(data));
+    },
+    [=](control_atom, socket_shutdown s) {
+      p->reason = static_cast<int>(s.reason);
+      self->finish(producer_finished{});
+    },
+  };
+}
+
 chassis::protocol_factory probe_factory(std::shared_ptr<probe> p) {
   return [p](caf::actor_system& sys) { return sys.spawn(probe_echo, p); };
 }
@@ -167,6 +183,26 @@ TEST_SUITE("chassis.robustness") {
 
 // -- 1. backpressure -----------------------------------------------------------
 
+TEST_CASE("flow-control and deadline messages serialize and are registered by name") {
+  test_system ts;
+  std::vector<char> buf;
+  caf::binary_serializer sink{*ts, buf};
+  REQUIRE(!sink(pause_producing{}, resume_producing{}, set_read_deadline{1234}));
+  pause_producing p;
+  resume_producing r;
+  set_read_deadline d;
+  caf::binary_deserializer source{*ts, buf};
+  REQUIRE(!source(p, r, d));
+  CHECK(d.ms == 1234);
+  auto text = caf::to_string(
+    caf::make_message(pause_producing{}, resume_producing{}, set_read_deadline{5}));
+  CHECK(text.find("pause_producing") != std::string::npos);
+  CHECK(text.find("resume_producing") != std::string::npos);
+  CHECK(text.find("set_read_deadline") != std::string::npos);
+  CHECK(ts.sys->types().portable_name(caf::make_rtti_pair<set_read_deadline>()) ==
+        "kam::set_read_deadline");
+}
+
 TEST_CASE("a component ignores pause_producing / resume_producing and goes on") {
   test_system ts;
   harness h{*ts, (*ts).spawn(protocols::echo::handler)};
@@ -178,7 +214,7 @@ TEST_CASE("a component ignores pause_producing / resume_producing and goes on") 
   CHECK(h.wait_for_exit());
 }
 
-TEST_CASE("64 MiB to echo from a client that does not read: server memory stays bounded") {
+TEST_CASE("64 MiB to echo from a client that does not read: server memory is bounded") {
   constexpr size_t total = 64u << 20;
   auto data = random_bytes(total, 5);
   std::string back(total, '\0'); // touched now, so it is in the baseline
@@ -203,8 +239,9 @@ TEST_CASE("64 MiB to echo from a client that does not read: server memory stays 
   }
   auto stalled_at = sent.load();
   auto growth_stalled = rss.peak_growth();
-  MESSAGE("client stalled after sending " << stalled_at / 1024 << " KiB; server RSS growth "
-                                          << growth_stalled << " KiB");
+  MESSAGE("client stalled after sending " << stalled_at / 1024
+                                          << " KiB; server RSS growth " << growth_stalled
+                                          << " KiB");
   CHECK(stalled_at < total / 2);
   // Now read it all back while the rest is sent.
   auto got = recv_into(c.fd(), back.data(), total, 60000ms);
@@ -257,7 +294,7 @@ TEST_CASE("the handler hears pause_producing past the high watermark, then resum
 
 // -- 2. idle timeout -------------------------------------------------------------
 
-TEST_CASE("an idle connection is closed with socket_shutdown{timeout}; an active one is not") {
+TEST_CASE("an idle connection closes with socket_shutdown{timeout}; an active one not") {
   test_system ts;
   auto idle = std::make_shared<probe>();
   auto busy = std::make_shared<probe>();
@@ -299,7 +336,8 @@ TEST_CASE("an idle connection is closed with socket_shutdown{timeout}; an active
   auto waited = clock_type::now() - t1;
   CHECK(waited >= 150ms);
   CHECK(waited < 1500ms);
-  CHECK(eventually([&] { return busy->reason.load() == static_cast<int>(shutdown_reason::timeout); }));
+  CHECK(eventually(
+    [&] { return busy->reason.load() == static_cast<int>(shutdown_reason::timeout); }));
   CHECK(clock_type::now() - t0 >= 1200ms);
 }
 
@@ -317,6 +355,50 @@ TEST_CASE("without an idle timeout a silent connection stays open") {
   CHECK_FALSE(eof);
   REQUIRE(c.send_all("b"));
   CHECK(c.recv_exact(1) == "b");
+}
+
+// -- read deadline -----------------------------------------------------------------
+
+TEST_CASE("a handler's read deadline closes a silent client with socket_shutdown{timeout}") {
+  test_system ts;
+  auto p = std::make_shared<probe>();
+  auto srv = chassis::simple_server(
+    *ts, [p](caf::actor_system& sys) { return sys.spawn(deadline_echo, p); },
+    loopback_options());
+  REQUIRE(srv);
+  tcp_client c{"127.0.0.1", srv->port()};
+  REQUIRE(c.ok());
+  REQUIRE(c.send_all("arm"));
+  REQUIRE(c.recv_exact(3) == "arm");
+  auto t0 = clock_type::now();
+  bool eof = false;
+  c.recv_until_eof(eof, 3000ms);
+  CHECK(eof);
+  CHECK(clock_type::now() - t0 < 1500ms);
+  CHECK(eventually(
+    [&] { return p->reason.load() == static_cast<int>(shutdown_reason::timeout); }));
+}
+
+TEST_CASE("a read deadline met by the client's bytes does not close the connection") {
+  test_system ts;
+  auto p = std::make_shared<probe>();
+  auto srv = chassis::simple_server(
+    *ts, [p](caf::actor_system& sys) { return sys.spawn(deadline_echo, p); },
+    loopback_options());
+  REQUIRE(srv);
+  tcp_client c{"127.0.0.1", srv->port()};
+  REQUIRE(c.ok());
+  REQUIRE(c.send_all("arm"));
+  REQUIRE(c.recv_exact(3) == "arm");
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(c.send_all("x")); // within 300 ms: met
+  CHECK(c.recv_exact(1) == "x");
+  bool eof = false;
+  c.recv_until_eof(eof, 800ms);
+  CHECK_FALSE(eof);
+  REQUIRE(c.send_all("y"));
+  CHECK(c.recv_exact(1) == "y");
+  CHECK(p->reason.load() == -1);
 }
 
 // -- 3. connection limit ---------------------------------------------------------
@@ -339,8 +421,8 @@ TEST_CASE("max_connections = 3: five clients, three served until one closes") {
     for (int i = 0; i < 5; ++i) {
       if (served[i] || !cs[i].ok())
         continue;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                        clock_type::now());
+      using std::chrono::milliseconds;
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_type::now());
       auto got = cs[i].recv_some(std::max(left, 1ms));
       if (!got.empty()) {
         CHECK(got == "ping" + std::to_string(i));

@@ -33,6 +33,7 @@ tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options&
   : sock_(std::move(sock)),
     linger_timer_(sock_.get_executor()),
     idle_timer_(sock_.get_executor()),
+    deadline_timer_(sock_.get_executor()),
     max_read_(opts.max_read_per_event),
     linger_(opts.linger),
     high_(std::max<size_t>(opts.write_high_watermark, 1)),
@@ -133,9 +134,35 @@ void tcp_connection::on_idle_timer() {
     arm_idle(due - now);
     return;
   }
+  time_out();
+}
+
+void tcp_connection::time_out() {
   if (csa_)
     caf::anon_send(csa_, io_closed_atom::value, shutdown_reason::timeout);
   close_socket();
+}
+
+void tcp_connection::read_deadline(std::chrono::milliseconds d) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), d] {
+    if (self->closed_ || self->input_done_)
+      return;
+    // A generation tells a stale expiry from the current one, so a read
+    // meeting the deadline only clears a flag (no timer call per read).
+    auto gen = ++self->deadline_gen_;
+    self->deadline_set_ = d.count() > 0;
+    if (!self->deadline_set_) {
+      self->deadline_timer_.cancel();
+      return;
+    }
+    self->deadline_timer_.expires_after(d);
+    self->deadline_timer_.async_wait([self, gen](const error_code& ec) {
+      if (ec || gen != self->deadline_gen_ || !self->deadline_set_ || self->closed_ ||
+          self->input_done_)
+        return;
+      self->time_out();
+    });
+  });
 }
 
 void tcp_connection::release_gate() {
@@ -228,8 +255,10 @@ void tcp_connection::on_readable(const error_code& ec) {
   }
   bytes data;
   auto r = read_into(data, max_read_);
-  if (!data.empty())
+  if (!data.empty()) {
     touch();
+    deadline_set_ = false; // met
+  }
   deliver(std::move(data));
   switch (r) {
     case read_result::would_block:
@@ -393,6 +422,7 @@ void tcp_connection::close_socket() {
   error_code ec;
   linger_timer_.cancel();
   idle_timer_.cancel();
+  deadline_timer_.cancel();
   sock_.close(ec);
   drop_queue();
   release_gate();

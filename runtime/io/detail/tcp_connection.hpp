@@ -105,6 +105,10 @@ public:
 
   size_t high_watermark() const { return high_; }
 
+  /// Closes with `timeout` unless bytes arrive within `d` (one-shot, see
+  /// set_read_deadline); zero clears it.
+  void read_deadline(std::chrono::milliseconds d);
+
   /// Stops input, flushes queued output, sends FIN, lingers, closes.
   void close_graceful();
 
@@ -128,6 +132,7 @@ private:
       last_activity_ = clock::now();
   }
   void arm_idle(clock::duration d);
+  void time_out();
   void on_idle_timer();
   void release_gate();
   void on_readable(const boost::system::error_code& ec);
@@ -144,6 +149,7 @@ private:
   boost::asio::ip::tcp::socket sock_;
   boost::asio::steady_timer linger_timer_;
   boost::asio::steady_timer idle_timer_;
+  boost::asio::steady_timer deadline_timer_;
   size_t max_read_;
   std::chrono::milliseconds linger_;
   size_t high_;
@@ -177,6 +183,8 @@ private:
   bool lingering_ = false;
   bool closed_ = false;
   bool read_paused_ = false; // past the hard limit: not waiting for input
+  bool deadline_set_ = false; // a read deadline waits for input
+  uint32_t deadline_gen_ = 0;
   clock::time_point last_activity_;
 };
 
