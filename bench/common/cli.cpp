@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <cstdio>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -82,6 +84,18 @@ bool cli::flag(const std::string& key, bool fallback) const {
   if (s == "0" || s == "false" || s == "no")
     return false;
   throw cli_error("--" + key + "=" + s + ": expected 0 or 1");
+}
+
+int run_main(const char* name, int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const cli_error& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
 }
 
 } // namespace kam::bench

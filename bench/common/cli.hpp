@@ -34,4 +34,8 @@ private:
   std::map<std::string, std::string> args_;
 };
 
+/// Runs `run(argc, argv)` as a program's main: a cli_error prints one line
+/// "NAME: message" and gives exit code 2, any other exception exit code 1.
+int run_main(const char* name, int (*run)(int, char**), int argc, char** argv);
+
 } // namespace kam::bench

@@ -215,13 +215,5 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const cli_error& e) {
-    std::fprintf(stderr, "bench-epoll-echo: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench-epoll-echo: %s\n", e.what());
-    return 1;
-  }
+  return kam::bench::run_main("bench-epoll-echo", run, argc, argv);
 }
