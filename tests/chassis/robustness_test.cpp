@@ -251,7 +251,13 @@ TEST_CASE("64 MiB to echo from a client that does not read: server memory is bou
   CHECK(send_ok.load());
   REQUIRE(got == total);
   CHECK(back == data);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed buffers resident: RSS says nothing here;
+  // the client's stall above still shows the server stopped reading.
+  MESSAGE("RSS bound not checked under AddressSanitizer");
+#else
   CHECK(rss.peak_growth() < 64 * 1024);
+#endif
 }
 
 TEST_CASE("the handler hears pause_producing past the high watermark, then resume") {
@@ -455,6 +461,13 @@ TEST_CASE("max_connections = 3: five clients, three served until one closes") {
 // -- 4. descriptor exhaustion ------------------------------------------------------
 
 TEST_CASE("kam-serve out of descriptors backs off without spinning, then serves again") {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check probes memory through a pipe: out of descriptors it
+  // reports every virtual call as invalid (and halts), so the sanitized
+  // kam-serve cannot run this scenario.
+  MESSAGE("skipped under sanitizers: their runtime needs descriptors");
+  return;
+#endif
   if (!prlimit_available()) {
     MESSAGE("skipped: /usr/bin/prlimit (util-linux) not installed");
     return;
