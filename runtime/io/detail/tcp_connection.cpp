@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <caf/send.hpp>
 
@@ -43,6 +45,7 @@ tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options&
     gate_(std::move(gate)) {
   error_code ec;
   sock_.non_blocking(true, ec);
+  fd_ = sock_.native_handle();
 }
 
 tcp_connection::~tcp_connection() {
@@ -60,7 +63,7 @@ void tcp_connection::start(caf::actor reader, box reader_in) {
     self->reader_ = std::move(reader);
     self->reader_in_ = reader_in;
     if (self->idle_timeout_.count() != 0) {
-      self->last_activity_ = clock::now();
+      self->last_activity_.store(clock::now().time_since_epoch().count());
       self->arm_idle(self->idle_timeout_);
     }
     self->wait_readable();
@@ -77,6 +80,24 @@ size_t tcp_connection::write(bytes buf) {
   bool post = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (direct_ok_) {
+      // Fast path: nothing queued before us, so order holds if we write
+      // now, on this (CAF) thread; only what the kernel refuses is queued.
+      auto r = ::send(fd_, buf.data(), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (r > 0) {
+        touch();
+        auto left = queued_.fetch_sub(static_cast<size_t>(r)) - static_cast<size_t>(r);
+        if (left < low_ && (read_paused_.load() || resume_armed_.load()))
+          // Only the I/O thread resumes reading and tells the CSA.
+          asio::post(sock_.get_executor(), [self = shared_from_this()] { self->consumed(0); });
+        if (static_cast<size_t>(r) == n)
+          return q - n;
+        buf.erase(buf.begin(), buf.begin() + r);
+      }
+      // Partial, EAGAIN or an error: the I/O thread takes over (and
+      // reports errors); no direct write until its queue is empty again.
+      direct_ok_ = false;
+    }
     pending_.push_back(std::move(buf));
     post = !flush_posted_;
     flush_posted_ = true;
@@ -128,7 +149,7 @@ void tcp_connection::on_idle_timer() {
   if (closed_ || lingering_)
     return;
   // Activity only records a time; the one timer re-arms for what is left.
-  auto due = last_activity_ + idle_timeout_;
+  auto due = clock::time_point(clock::duration(last_activity_.load())) + idle_timeout_;
   auto now = clock::now();
   if (now < due) {
     arm_idle(due - now);
@@ -250,8 +271,12 @@ void tcp_connection::on_readable(const error_code& ec) {
   if (queued_.load(std::memory_order_relaxed) >= hard_) {
     // The client sends faster than it reads what we send back: leave its
     // bytes in the kernel until consumed() finds the queue low again.
-    read_paused_ = true;
-    return;
+    read_paused_.store(true);
+    // Pairs with write()'s direct path: either it sees the flag, or we see
+    // the queue it already drained.
+    if (queued_.load() >= hard_)
+      return;
+    read_paused_.store(false);
   }
   bytes data;
   auto r = read_into(data, max_read_);
@@ -311,10 +336,22 @@ void tcp_connection::deliver(bytes&& data) {
   caf::send_as(csa_, reader_, reader_in_, std::move(data));
 }
 
+void tcp_connection::release_output() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (pending_.empty() && !flush_posted_ && !closing_ && !lingering_ && !closed_)
+    direct_ok_ = true;
+}
+
+void tcp_connection::revoke_direct() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  direct_ok_ = false;
+}
+
 void tcp_connection::flush_pending() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     flush_posted_ = false;
+    direct_ok_ = false;
     for (auto& b : pending_)
       wq_.push_back(std::move(b));
     pending_.clear();
@@ -377,11 +414,14 @@ void tcp_connection::do_write() {
   }
   if (closing_ && !lingering_)
     shutdown_output();
+  else
+    release_output();
 }
 
 void tcp_connection::shutdown_output() {
   if (closed_ || lingering_)
     return;
+  revoke_direct();
   error_code ec;
   sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   lingering_ = true;
@@ -419,6 +459,7 @@ void tcp_connection::close_socket() {
     return;
   closed_ = true;
   input_done_ = true;
+  revoke_direct(); // before the descriptor can be closed and reused
   error_code ec;
   linger_timer_.cancel();
   idle_timer_.cancel();

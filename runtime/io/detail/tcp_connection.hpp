@@ -129,8 +129,13 @@ private:
   void drop_queue();
   void touch() {
     if (idle_timeout_.count() != 0)
-      last_activity_ = clock::now();
+      last_activity_.store(clock::now().time_since_epoch().count(),
+                           std::memory_order_relaxed);
   }
+  /// The I/O thread's queue just emptied: writers may write directly again.
+  void release_output();
+  /// No more direct writes (closing or closed). Any thread.
+  void revoke_direct();
   void arm_idle(clock::duration d);
   void time_out();
   void on_idle_timer();
@@ -170,6 +175,12 @@ private:
   std::mutex mtx_;
   std::vector<bytes> pending_;
   bool flush_posted_ = false;
+  // Under mtx_: the I/O thread has no output queued, nothing is pending and
+  // the descriptor is open, so write() may send() directly from the caller's
+  // thread (no post, no wake-up of the I/O thread). close_socket() clears it
+  // under mtx_ before closing, so a direct send never meets a reused fd.
+  bool direct_ok_ = true;
+  int fd_ = -1;
 
   // I/O thread only.
   std::deque<bytes> wq_;
@@ -182,10 +193,13 @@ private:
   bool closing_ = false;
   bool lingering_ = false;
   bool closed_ = false;
-  bool read_paused_ = false; // past the hard limit: not waiting for input
+  // Past the hard limit: not waiting for input. Set on the I/O thread, read
+  // by direct writers (which then post a resume check).
+  std::atomic<bool> read_paused_{false};
   bool deadline_set_ = false; // a read deadline waits for input
   uint32_t deadline_gen_ = 0;
-  clock::time_point last_activity_;
+  // clock::rep of the last activity; written by direct writers too.
+  std::atomic<clock::rep> last_activity_{0};
 };
 
 } // namespace kam::runtime::io::detail
