@@ -17,7 +17,7 @@ class carousel_composite : public detail::composite {
 public:
   carousel_composite(caf::actor_config& cfg, carousel_factory factory,
                      std::optional<caf::message> first)
-      : composite(cfg), factory_(std::move(factory)), pending_(std::move(first)) {
+    : composite(cfg), factory_(std::move(factory)), pending_(std::move(first)) {
     // nop
   }
 
@@ -107,7 +107,7 @@ private:
     // The factory runs as the child's body: if it throws, the child fails,
     // and so does the carousel.
     current_ =
-        start_current([fn = factory_, args](component* self) { return fn(self, args); });
+      start_current([fn = factory_, args](component* self) { return fn(self, args); });
     auto held = std::move(held_);
     held_.clear();
     for (auto& m : held)

@@ -25,7 +25,7 @@ using reqnext_atom = caf::atom_constant<caf::atom("reqnext")>;
 /// Makes a carousel child's body from the `next` message's arguments (the
 /// message without the box name). Runs as the new child's body, on the child.
 using carousel_factory =
-    std::function<caf::behavior(runtime::component* self, const caf::message& args)>;
+  std::function<caf::behavior(runtime::component* self, const caf::message& args)>;
 
 /// Kamaelia's Carousel: one child at a time, replaced on request.
 ///

@@ -22,8 +22,8 @@ class graph_composite : public composite {
 public:
   graph_composite(caf::actor_config& cfg, std::vector<named_child> children,
                   std::vector<graph_link> links, bool own_signal)
-      : composite(cfg), named_(std::move(children)), links_(std::move(links)),
-        own_signal_(own_signal) {
+    : composite(cfg), named_(std::move(children)), links_(std::move(links)),
+      own_signal_(own_signal) {
     // nop
   }
 

@@ -16,7 +16,7 @@ constexpr size_t max_held = 4096;
 class seq_composite : public detail::composite {
 public:
   seq_composite(caf::actor_config& cfg, std::vector<component_body> steps)
-      : composite(cfg), steps_(std::move(steps)) {
+    : composite(cfg), steps_(std::move(steps)) {
     // nop
   }
 

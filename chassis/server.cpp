@@ -47,11 +47,17 @@ server::~server() {
   wait();
 }
 
-uint16_t server::port() const { return state_->broker->port(); }
+uint16_t server::port() const {
+  return state_->broker->port();
+}
 
-std::string server::host() const { return state_->broker->host(); }
+std::string server::host() const {
+  return state_->broker->host();
+}
 
-caf::actor server::core() const { return state_->core; }
+caf::actor server::core() const {
+  return state_->core;
+}
 
 void server::shutdown() {
   caf::anon_send(state_->core, runtime::control_atom::value, runtime::server_shutdown{});
@@ -84,7 +90,9 @@ bool server::stopped() const {
   return state_->stopped;
 }
 
-const runtime::server_stats& server::stats() const { return *state_->stats; }
+const runtime::server_stats& server::stats() const {
+  return *state_->stats;
+}
 
 void server::on_stopped(std::function<void()> f) {
   {
@@ -97,7 +105,8 @@ void server::on_stopped(std::function<void()> f) {
   f();
 }
 
-caf::expected<server> more_complex_server(caf::actor_system& sys, connection_factory factory,
+caf::expected<server> more_complex_server(caf::actor_system& sys,
+                                          connection_factory factory,
                                           server_options opts) {
   if (!factory)
     return caf::make_error(caf::sec::invalid_argument, "no protocol factory given");

@@ -89,7 +89,8 @@ private:
 
 /// Kamaelia's MoreComplexServer: listens, and per connection calls
 /// `factory(sys, info)` with the peer's and local address and port.
-caf::expected<server> more_complex_server(caf::actor_system& sys, connection_factory factory,
+caf::expected<server> more_complex_server(caf::actor_system& sys,
+                                          connection_factory factory,
                                           server_options opts);
 
 /// Kamaelia's SimpleServer: as more_complex_server, factory without arguments.

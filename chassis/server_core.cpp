@@ -37,9 +37,7 @@ struct core_state {
 
 class core_logic {
 public:
-  core_logic(component* self, core_config cfg) : self_(self) {
-    st_.cfg = std::move(cfg);
-  }
+  core_logic(component* self, core_config cfg) : self_(self) { st_.cfg = std::move(cfg); }
 
   void on_new_csa(new_csa& m) {
     auto csa = std::move(m.csa);

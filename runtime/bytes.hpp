@@ -10,7 +10,9 @@ namespace kam::runtime {
 using bytes = std::vector<char>;
 
 /// Copies `text` into a new byte buffer. Thread safe.
-inline bytes to_bytes(std::string_view text) { return bytes(text.begin(), text.end()); }
+inline bytes to_bytes(std::string_view text) {
+  return bytes(text.begin(), text.end());
+}
 
 /// Views `buf` as text. Thread safe.
 inline std::string_view as_text(const bytes& buf) {

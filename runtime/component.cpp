@@ -123,8 +123,8 @@ void unlink(const caf::actor& src, box out) {
   caf::anon_send(src, unlink_atom::value, out);
 }
 
-void link(caf::event_based_actor* self, const caf::actor& src, box out, const caf::actor& dest,
-          box in) {
+void link(caf::event_based_actor* self, const caf::actor& src, box out,
+          const caf::actor& dest, box in) {
   self->send(src, link_atom::value, out, dest, in);
 }
 

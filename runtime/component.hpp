@@ -128,7 +128,7 @@ void link(const caf::actor& src, box out, const caf::actor& dest, box in);
 void unlink(const caf::actor& src, box out);
 
 /// As link(), sent from actor `self`, keeping `self`'s send order.
-void link(caf::event_based_actor* self, const caf::actor& src, box out, const caf::actor& dest,
-          box in);
+void link(caf::event_based_actor* self, const caf::actor& src, box out,
+          const caf::actor& dest, box in);
 
 } // namespace kam::runtime

@@ -30,8 +30,8 @@ struct harness::queue {
 
 namespace {
 
-caf::behavior collector_fn(caf::event_based_actor* self, std::shared_ptr<harness::queue> q,
-                        caf::actor subject) {
+caf::behavior collector_fn(caf::event_based_actor* self,
+                           std::shared_ptr<harness::queue> q, caf::actor subject) {
   self->monitor(subject);
   self->set_default_handler(
     [q](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
@@ -65,7 +65,9 @@ harness::~harness() {
   caf::anon_send_exit(collector_, caf::exit_reason::kill);
 }
 
-caf::actor harness::collector() const { return collector_; }
+caf::actor harness::collector() const {
+  return collector_;
+}
 
 std::optional<caf::message> harness::next(box out, duration timeout) {
   std::unique_lock<std::mutex> lock{q_->mtx};
@@ -81,8 +83,8 @@ std::string harness::read_text(box out, size_t n, duration timeout) {
   std::string result;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (result.size() < n) {
-    auto left = std::chrono::duration_cast<duration>(deadline -
-                                                     std::chrono::steady_clock::now());
+    auto left =
+      std::chrono::duration_cast<duration>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       break;
     auto m = next(out, left);

@@ -8,18 +8,18 @@ namespace kam::runtime {
 
 const char* to_string(shutdown_reason x) {
   switch (x) {
-    case shutdown_reason::peer_closed:
-      return "peer_closed";
-    case shutdown_reason::reset:
-      return "reset";
-    case shutdown_reason::error:
-      return "error";
-    case shutdown_reason::timeout:
-      return "timeout";
-    case shutdown_reason::server_shutdown:
-      return "server_shutdown";
-    case shutdown_reason::closed:
-      return "closed";
+  case shutdown_reason::peer_closed:
+    return "peer_closed";
+  case shutdown_reason::reset:
+    return "reset";
+  case shutdown_reason::error:
+    return "error";
+  case shutdown_reason::timeout:
+    return "timeout";
+  case shutdown_reason::server_shutdown:
+    return "server_shutdown";
+  case shutdown_reason::closed:
+    return "closed";
   }
   return "unknown";
 }

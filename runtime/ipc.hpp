@@ -87,11 +87,21 @@ struct shutdown_csa {
   shutdown_reason reason = shutdown_reason::peer_closed;
 };
 
-inline bool operator==(producer_finished, producer_finished) { return true; }
-inline bool operator==(shutdown_microprocess, shutdown_microprocess) { return true; }
-inline bool operator==(server_shutdown, server_shutdown) { return true; }
-inline bool operator==(pause_producing, pause_producing) { return true; }
-inline bool operator==(resume_producing, resume_producing) { return true; }
+inline bool operator==(producer_finished, producer_finished) {
+  return true;
+}
+inline bool operator==(shutdown_microprocess, shutdown_microprocess) {
+  return true;
+}
+inline bool operator==(server_shutdown, server_shutdown) {
+  return true;
+}
+inline bool operator==(pause_producing, pause_producing) {
+  return true;
+}
+inline bool operator==(resume_producing, resume_producing) {
+  return true;
+}
 inline bool operator==(const set_read_deadline& x, const set_read_deadline& y) {
   return x.ms == y.ms;
 }

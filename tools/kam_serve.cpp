@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
       auto arg = text.substr(pos + key.size());
       arg = arg.substr(0, arg.find('"'));
       auto why = text.find("not_an_option") != std::string::npos ? "unknown option"
-                                                                  : "invalid value in";
+                                                                 : "invalid value in";
       return fail(std::string{why} + " '" + arg + "' (see --help)");
     }
     return fail("bad command line: " + text);
@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   if (cfg.port < 0 || cfg.port > 65535)
     return fail("--port=" + std::to_string(cfg.port) + " is out of range (0..65535)");
   if (cfg.threads < 0 || cfg.threads > 1024)
-    return fail("--threads=" + std::to_string(cfg.threads) + " is out of range (0..1024)");
+    return fail("--threads=" + std::to_string(cfg.threads) +
+                " is out of range (0..1024)");
   if (cfg.backlog < 1)
     return fail("--backlog must be positive");
   if (!(cfg.drain_timeout >= 0) || cfg.drain_timeout > 86400)
@@ -136,9 +137,10 @@ int main(int argc, char** argv) {
     return fail(sys.render(srv.error()));
   }
   srv->on_stopped([&sig_ioc] { sig_ioc.stop(); });
-  std::printf("listening on %s:%u\n", srv->host().find(':') != std::string::npos
-                                        ? ("[" + srv->host() + "]").c_str()
-                                        : srv->host().c_str(),
+  std::printf("listening on %s:%u\n",
+              srv->host().find(':') != std::string::npos
+                ? ("[" + srv->host() + "]").c_str()
+                : srv->host().c_str(),
               static_cast<unsigned>(srv->port()));
   std::fflush(stdout);
   int signals_seen = 0;

@@ -16,7 +16,8 @@ const std::vector<protocol_entry>& protocols() {
      [](caf::actor_system& sys, const runtime::connection_info&) {
        return sys.spawn(protocols::echo::handler);
      }},
-    {"upper-lines", "sends every line back in upper case: pipeline(framer, upper, joiner)",
+    {"upper-lines",
+     "sends every line back in upper case: pipeline(framer, upper, joiner)",
      [](caf::actor_system& sys, const runtime::connection_info&) {
        using namespace protocols::lines;
        return chassis::pipeline(sys, sys.spawn(framer, size_t{8192}), sys.spawn(upper),

@@ -36,10 +36,9 @@ int run(int argc, char** argv) {
   run_clock clock;
   clock.start_ns = now_ns();
   clock.measure_ns = clock.start_ns + to_ns(opts.warmup);
-  clock.end_ns =
-      opts.mode == load_mode::idle
-          ? clock.start_ns + to_ns(opts.connect_phase + opts.duration) + 5 * sec
-          : clock.measure_ns + to_ns(opts.duration);
+  clock.end_ns = opts.mode == load_mode::idle
+                   ? clock.start_ns + to_ns(opts.connect_phase + opts.duration) + 5 * sec
+                   : clock.measure_ns + to_ns(opts.duration);
   std::vector<std::unique_ptr<thread_stats>> stats;
   std::vector<std::unique_ptr<worker>> workers;
   for (int i = 0; i < opts.threads; ++i) {

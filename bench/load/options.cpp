@@ -47,14 +47,14 @@ load_options parse_load_options(int argc, char** argv) {
   o.duration = args.seconds("duration", dflt_duration, 0.01, 86400);
   o.warmup = args.seconds("warmup", o.mode == load_mode::idle ? 0 : o.warmup, 0, 3600);
   o.concurrency =
-      static_cast<int>(args.integer("concurrency", o.concurrency, 1, 1000000));
+    static_cast<int>(args.integer("concurrency", o.concurrency, 1, 1000000));
   o.rate = static_cast<double>(args.integer("rate", 0, 0, 100000000));
   o.connections =
-      static_cast<int>(args.integer("connections", o.connections, 1, 1000000));
+    static_cast<int>(args.integer("connections", o.connections, 1, 1000000));
   // idle: one small round trip proves the server accepted and serves each connection.
   o.payload =
-      static_cast<size_t>(args.integer("payload", o.mode == load_mode::idle ? 1 : 64,
-                                       o.mode == load_mode::idle ? 0 : 1, 64 << 20));
+    static_cast<size_t>(args.integer("payload", o.mode == load_mode::idle ? 1 : 64,
+                                     o.mode == load_mode::idle ? 0 : 1, 64 << 20));
   o.pipeline = static_cast<int>(args.integer("pipeline", o.pipeline, 1, 4096));
   o.timeout = args.seconds("timeout", o.timeout, 0.001, 3600);
   o.connect_phase = args.seconds("connect-phase", o.connect_phase, 0.1, 3600);

@@ -56,8 +56,8 @@ struct worker::slot {
 };
 
 worker::worker(const load_options& opts, int index, run_clock& clock, thread_stats& stats)
-    : opts_(opts), index_(index), clock_(clock), stats_(stats), rbuf_(read_buffer_size),
-      src_counter_(static_cast<uint32_t>(index) * 61u) {
+  : opts_(opts), index_(index), clock_(clock), stats_(stats), rbuf_(read_buffer_size),
+    src_counter_(static_cast<uint32_t>(index) * 61u) {
   auto share = [&](uint64_t total) {
     auto t = static_cast<uint64_t>(opts.threads);
     auto i = static_cast<uint64_t>(index);
@@ -79,7 +79,7 @@ worker::worker(const load_options& opts, int index, run_clock& clock, thread_sta
     interval_ = static_cast<uint64_t>(1e9 * opts.threads / opts.rate);
     // Stagger threads so their starts interleave instead of coinciding.
     next_start_ = clock.start_ns + interval_ * static_cast<uint64_t>(index) /
-                                       static_cast<uint64_t>(opts.threads);
+                                     static_cast<uint64_t>(opts.threads);
     for (auto& s : slots_)
       free_.push_back(s.get());
   }
@@ -126,17 +126,17 @@ void worker::run() {
     auto wait = static_cast<int64_t>(sweep_interval);
     if (interval_ > 0)
       wait =
-          std::min(wait, static_cast<int64_t>(next_start_) - static_cast<int64_t>(now));
+        std::min(wait, static_cast<int64_t>(next_start_) - static_cast<int64_t>(now));
     if (opts_.mode != load_mode::idle)
       wait = std::min(wait, static_cast<int64_t>(clock_.end_ns - now));
     timespec ts{0, wait > 0 ? static_cast<long>(wait) : 0};
     // wait <= sweep_interval, so tv_nsec stays below one second.
     int n =
-        epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+      epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
     if (n < 0 && errno == ENOSYS) // kernel < 5.11: millisecond timeouts, rounded up
       n = epoll_wait(
-          ep_, events.data(), static_cast<int>(events.size()),
-          wait > 0 ? static_cast<int>((static_cast<uint64_t>(wait) + ms - 1) / ms) : 0);
+        ep_, events.data(), static_cast<int>(events.size()),
+        wait > 0 ? static_cast<int>((static_cast<uint64_t>(wait) + ms - 1) / ms) : 0);
     for (int i = 0; i < n; ++i)
       on_event(*static_cast<slot*>(events[static_cast<size_t>(i)].data.ptr),
                events[static_cast<size_t>(i)].events, now_ns());

@@ -29,14 +29,15 @@ struct bench_system {
 // static (its teardown after main races CAF's own statics).
 bench_system* the_system_ptr = nullptr;
 
-bench_system& the_system() { return *the_system_ptr; }
+bench_system& the_system() {
+  return *the_system_ptr;
+}
 
 /// Round trip: blocking caller -> event-based actor -> caller (two hops).
 void BM_actor_round_trip(benchmark::State& state) {
   auto& sys = *the_system().sys;
-  auto pong = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int x) { return x; }};
-  });
+  auto pong = sys.spawn(
+    [](caf::event_based_actor*) -> caf::behavior { return {[](int x) { return x; }}; });
   caf::scoped_actor self{sys};
   for (auto _ : state) {
     self->request(pong, caf::infinite, 1).receive([](int) {}, [](caf::error&) {});

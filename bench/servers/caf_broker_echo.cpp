@@ -24,19 +24,19 @@ constexpr size_t read_chunk = 8 * 1024;
 behavior echo_connection(broker* self, connection_handle hdl) {
   self->configure_read(hdl, receive_policy::at_most(read_chunk));
   return {
-      [=](const new_data_msg& msg) {
-        auto& out = self->wr_buf(msg.handle);
-        out.insert(out.end(), msg.buf.begin(), msg.buf.end());
-        self->flush(msg.handle);
-      },
-      [=](const connection_closed_msg&) { self->quit(); },
+    [=](const new_data_msg& msg) {
+      auto& out = self->wr_buf(msg.handle);
+      out.insert(out.end(), msg.buf.begin(), msg.buf.end());
+      self->flush(msg.handle);
+    },
+    [=](const connection_closed_msg&) { self->quit(); },
   };
 }
 
 behavior echo_server(broker* self) {
   return {
-      [=](const new_connection_msg& msg) { self->fork(echo_connection, msg.handle); },
-      [=](const acceptor_closed_msg&) { self->quit(); },
+    [=](const new_connection_msg& msg) { self->fork(echo_connection, msg.handle); },
+    [=](const acceptor_closed_msg&) { self->quit(); },
   };
 }
 

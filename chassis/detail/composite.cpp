@@ -33,26 +33,26 @@ composite::composite(caf::actor_config& cfg) : super(cfg) {
 caf::behavior composite::make_behavior() {
   start();
   return {
-      [this](link_atom, box out, caf::actor& dest, box in) {
-        request_link(out, std::move(dest), in);
-      },
-      [this](unlink_atom, box out) { request_unlink(out); },
-      [this](unlink_atom, box out, const caf::actor& dest, box in) {
-        request_unlink(out, dest, in);
-      },
-      [this](inbox_atom, bytes& data) { deliver_bytes(inbox, std::move(data)); },
-      [this](control_atom, producer_finished x) { on_control(caf::make_message(x)); },
-      [this](control_atom, socket_shutdown x) { on_control(caf::make_message(x)); },
-      [this](control_atom, shutdown_microprocess x) { on_control(caf::make_message(x)); },
-      [this](child_signal_atom, producer_finished x) {
-        on_child_signal(sender_child(), caf::make_message(x));
-      },
-      [this](child_signal_atom, shutdown_microprocess x) {
-        on_child_signal(sender_child(), caf::make_message(x));
-      },
-      [this](child_signal_atom, socket_shutdown x) {
-        on_child_signal(sender_child(), caf::make_message(x));
-      },
+    [this](link_atom, box out, caf::actor& dest, box in) {
+      request_link(out, std::move(dest), in);
+    },
+    [this](unlink_atom, box out) { request_unlink(out); },
+    [this](unlink_atom, box out, const caf::actor& dest, box in) {
+      request_unlink(out, dest, in);
+    },
+    [this](inbox_atom, bytes& data) { deliver_bytes(inbox, std::move(data)); },
+    [this](control_atom, producer_finished x) { on_control(caf::make_message(x)); },
+    [this](control_atom, socket_shutdown x) { on_control(caf::make_message(x)); },
+    [this](control_atom, shutdown_microprocess x) { on_control(caf::make_message(x)); },
+    [this](child_signal_atom, producer_finished x) {
+      on_child_signal(sender_child(), caf::make_message(x));
+    },
+    [this](child_signal_atom, shutdown_microprocess x) {
+      on_child_signal(sender_child(), caf::make_message(x));
+    },
+    [this](child_signal_atom, socket_shutdown x) {
+      on_child_signal(sender_child(), caf::make_message(x));
+    },
   };
 }
 
@@ -167,9 +167,9 @@ void composite::unroute(const caf::actor& child) {
                                   [&](const in_route& r) { return r.child == child; }),
                    in_routes_.end());
   out_sources_.erase(
-      std::remove_if(out_sources_.begin(), out_sources_.end(),
-                     [&](const out_source& s) { return s.child == child; }),
-      out_sources_.end());
+    std::remove_if(out_sources_.begin(), out_sources_.end(),
+                   [&](const out_source& s) { return s.child == child; }),
+    out_sources_.end());
 }
 
 void composite::delegate_out(box out, caf::actor child, box child_out, bool replay) {
@@ -194,15 +194,15 @@ void composite::emit(box out, const caf::message& payload) {
 caf::actor composite::spawn_child(std::function<caf::behavior(component*)> body,
                                   std::vector<out_link> links) {
   links.push_back(
-      out_link{signal, caf::actor_cast<caf::actor>(this), child_signal_atom::value});
+    out_link{signal, caf::actor_cast<caf::actor>(this), child_signal_atom::value});
   auto child = spawn<caf::linked>(
-      [](component* self, const std::function<caf::behavior(component*)>& fn,
-         const std::vector<out_link>& ls) -> caf::behavior {
-        for (auto& l : ls)
-          self->add_link(l.out, l.dest, l.in);
-        return fn(self);
-      },
-      std::move(body), std::move(links));
+    [](component* self, const std::function<caf::behavior(component*)>& fn,
+       const std::vector<out_link>& ls) -> caf::behavior {
+      for (auto& l : ls)
+        self->add_link(l.out, l.dest, l.in);
+      return fn(self);
+    },
+    std::move(body), std::move(links));
   track(child);
   return child;
 }

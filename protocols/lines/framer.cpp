@@ -18,17 +18,17 @@ caf::behavior framer(component* self, size_t max_line) {
     self->finish(producer_finished{});
   };
   return {
-      [self, p](inbox_atom, const bytes& data) {
-        line_batch out;
-        auto res = p->feed(as_text(data), out);
-        if (!out.empty())
-          self->send_on(outbox, std::move(out));
-        if (res.status == parse_status::error)
-          self->finish(producer_finished{});
-      },
-      [end_of_input](control_atom, producer_finished) { end_of_input(); },
-      [end_of_input](control_atom, socket_shutdown) { end_of_input(); },
-      [self](control_atom, shutdown_microprocess msg) { self->finish(msg); },
+    [self, p](inbox_atom, const bytes& data) {
+      line_batch out;
+      auto res = p->feed(as_text(data), out);
+      if (!out.empty())
+        self->send_on(outbox, std::move(out));
+      if (res.status == parse_status::error)
+        self->finish(producer_finished{});
+    },
+    [end_of_input](control_atom, producer_finished) { end_of_input(); },
+    [end_of_input](control_atom, socket_shutdown) { end_of_input(); },
+    [self](control_atom, shutdown_microprocess msg) { self->finish(msg); },
   };
 }
 

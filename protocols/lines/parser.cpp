@@ -50,7 +50,7 @@ parse_result parser::feed(std::string_view data, std::vector<std::string>& out) 
     pos = end + 1;
     size_t len = partial_.size() + seg.size();
     bool cr =
-        seg.empty() ? (!partial_.empty() && partial_.back() == '\r') : seg.back() == '\r';
+      seg.empty() ? (!partial_.empty() && partial_.back() == '\r') : seg.back() == '\r';
     if (cr)
       --len;
     if (len > max_) {

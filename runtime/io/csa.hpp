@@ -40,6 +40,7 @@ constexpr box ctrlout = ctrlout_atom::value;
 /// sent, then reports `shutdown_csa{server_shutdown}`. The actor ends when
 /// its socket is closed (or has sent FIN after an orderly close).
 /// Call on `conn`'s I/O thread (the broker's accept path), before `conn` is used.
-caf::actor spawn_csa(caf::actor_system& sys, std::shared_ptr<detail::tcp_connection> conn);
+caf::actor spawn_csa(caf::actor_system& sys,
+                     std::shared_ptr<detail::tcp_connection> conn);
 
 } // namespace kam::runtime::io

@@ -10,8 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/send.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 #include <sys/socket.h>
 
 #include "runtime/boxes.hpp"
@@ -31,7 +31,8 @@ constexpr int max_accepts_per_event = 256;
 
 struct worker {
   explicit worker(size_t index)
-    : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc) {}
+    : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc) {
+  }
   size_t index;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
@@ -52,29 +53,29 @@ bool is_per_connection(const error_code& ec) {
   if (ec.category() != boost::system::system_category())
     return false;
   switch (ec.value()) {
-    case ECONNABORTED:
-    case EPROTO:
-    case EPERM:
-    case ETIMEDOUT:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case ENETDOWN:
-    case ENONET:
-    case EHOSTDOWN:
-    case EOPNOTSUPP:
-    case ENOPROTOOPT:
-    case EINTR:
-      return true;
-    default:
-      return false;
+  case ECONNABORTED:
+  case EPROTO:
+  case EPERM:
+  case ETIMEDOUT:
+  case EHOSTUNREACH:
+  case ENETUNREACH:
+  case ENETDOWN:
+  case ENONET:
+  case EHOSTDOWN:
+  case EOPNOTSUPP:
+  case ENOPROTOOPT:
+  case EINTR:
+    return true;
+  default:
+    return false;
   }
 }
 
 caf::error bind_error(const std::string& what, const std::string& host, uint16_t port,
                       const error_code& ec) {
   return caf::make_error(caf::sec::cannot_open_port, what + " " + host + ":" +
-                                                         std::to_string(port) + ": " +
-                                                         ec.message());
+                                                       std::to_string(port) + ": " +
+                                                       ec.message());
 }
 
 void apply_options(int fd, const std::vector<socket_option>& opts) {
@@ -173,8 +174,8 @@ struct io_broker::impl {
         stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      std::cerr << "kam: listener " << host << ":" << port << " stopped: " << aec.message()
-                << std::endl;
+      std::cerr << "kam: listener " << host << ":" << port
+                << " stopped: " << aec.message() << std::endl;
       return;
     }
     // Many pending: give this thread's connections a turn, then go on.
@@ -233,8 +234,9 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
   } else {
     asio::io_context tmp;
     tcp::resolver res{tmp};
-    auto results = res.resolve(host, std::to_string(port),
-                               tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    auto results =
+      res.resolve(host, std::to_string(port),
+                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || results.empty())
       return bind_error("cannot resolve", host, port, ec);
     ep = results.begin()->endpoint();
@@ -260,7 +262,8 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
       return bind_error("cannot open a socket for", host, port, ec);
     acc.set_option(tcp::acceptor::reuse_address(true), ec);
     int one = 1;
-    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) !=
+        0)
       return bind_error("cannot set SO_REUSEPORT on", host, port,
                         error_code(errno, boost::system::system_category()));
     apply_options(acc.native_handle(), ptr->opts.listener_options);
@@ -292,11 +295,17 @@ void io_broker::run(caf::actor chassis) {
   }
 }
 
-uint16_t io_broker::port() const { return impl_->port; }
+uint16_t io_broker::port() const {
+  return impl_->port;
+}
 
-std::string io_broker::host() const { return impl_->host; }
+std::string io_broker::host() const {
+  return impl_->host;
+}
 
-size_t io_broker::threads() const { return impl_->workers.size(); }
+size_t io_broker::threads() const {
+  return impl_->workers.size();
+}
 
 void io_broker::close_listeners() {
   for (auto& w : impl_->workers) {

@@ -138,12 +138,12 @@ TEST_SUITE("chassis.composite_server") {
     auto base = sys.registry().running();
     {
       auto srv = chassis::simple_server(
-          sys,
-          [](caf::actor_system& s) {
-            return chassis::pipeline(s, s.spawn(quitter),
-                                     s.spawn(prefixer, std::string(">")));
-          },
-          options());
+        sys,
+        [](caf::actor_system& s) {
+          return chassis::pipeline(s, s.spawn(quitter),
+                                   s.spawn(prefixer, std::string(">")));
+        },
+        options());
       REQUIRE(srv);
       tcp_client bad{"127.0.0.1", srv->port()};
       tcp_client good{"127.0.0.1", srv->port()};

@@ -32,19 +32,19 @@ inline caf::behavior control_probe(runtime::component* self, std::string name) {
   using namespace runtime;
   auto said = [self, name] { self->send_on(outbox, to_bytes("ctl:" + name)); };
   return {
-      [self](inbox_atom, bytes& data) { self->send_on(outbox, std::move(data)); },
-      [self, said](control_atom, producer_finished x) {
-        said();
-        self->finish(x);
-      },
-      [self, said](control_atom, socket_shutdown) {
-        said();
-        self->finish(producer_finished{});
-      },
-      [self, said](control_atom, shutdown_microprocess x) {
-        said();
-        self->finish(x);
-      },
+    [self](inbox_atom, bytes& data) { self->send_on(outbox, std::move(data)); },
+    [self, said](control_atom, producer_finished x) {
+      said();
+      self->finish(x);
+    },
+    [self, said](control_atom, socket_shutdown) {
+      said();
+      self->finish(producer_finished{});
+    },
+    [self, said](control_atom, shutdown_microprocess x) {
+      said();
+      self->finish(x);
+    },
   };
 }
 

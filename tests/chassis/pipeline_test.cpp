@@ -97,8 +97,8 @@ TEST_SUITE("chassis.pipeline") {
     test_system ts;
     auto& sys = *ts;
     auto base = sys.registry().running();
-    auto p = chassis::pipeline(sys, sys.spawn(quitter), sys.spawn(quitter),
-                               sys.spawn(quitter));
+    auto p =
+      chassis::pipeline(sys, sys.spawn(quitter), sys.spawn(quitter), sys.spawn(quitter));
     CHECK(running_becomes(sys, base + 4));
     caf::anon_send_exit(p, caf::exit_reason::kill);
     p = caf::actor{};

@@ -113,232 +113,236 @@ caf::behavior slow_echo(component* self) {
 
 TEST_SUITE("chassis.server.lifecycle") {
 
-TEST_CASE("peer close: the handler gets socket_shutdown(peer_closed) and ends") {
-  test_system ts;
-  auto rec = std::make_shared<recorder>();
-  auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
-  REQUIRE(srv);
-  {
+  TEST_CASE("peer close: the handler gets socket_shutdown(peer_closed) and ends") {
+    test_system ts;
+    auto rec = std::make_shared<recorder>();
+    auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
+    REQUIRE(srv);
+    {
+      tcp_client c{"127.0.0.1", srv->port()};
+      REQUIRE(c.ok());
+      REQUIRE(c.send_all("ping"));
+      CHECK(c.recv_exact(4) == "ping");
+    }
+    CHECK(rec->wait_for("socket_shutdown:peer_closed"));
+    CHECK(rec->wait_for("ended"));
+    CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
+  }
+
+  TEST_CASE("half-close: the client still receives everything it sent, then EOF") {
+    test_system ts;
+    auto srv = chassis::simple_server(*ts, echo_factory(), loopback_options());
+    REQUIRE(srv);
     tcp_client c{"127.0.0.1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("ping"));
-    CHECK(c.recv_exact(4) == "ping");
-  }
-  CHECK(rec->wait_for("socket_shutdown:peer_closed"));
-  CHECK(rec->wait_for("ended"));
-  CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
-}
-
-TEST_CASE("half-close: the client still receives everything it sent, then EOF") {
-  test_system ts;
-  auto srv = chassis::simple_server(*ts, echo_factory(), loopback_options());
-  REQUIRE(srv);
-  tcp_client c{"127.0.0.1", srv->port()};
-  REQUIRE(c.ok());
-  auto data = random_bytes(200000, 3);
-  REQUIRE(c.send_all(data));
-  c.shutdown_write();
-  bool eof = false;
-  auto back = c.recv_until_eof(eof, 10000ms);
-  CHECK(back == data);
-  CHECK(eof);
-}
-
-TEST_CASE("handler producer_finished: the client receives everything, then EOF") {
-  test_system ts;
-  auto rec = std::make_shared<recorder>();
-  auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
-  REQUIRE(srv);
-  tcp_client c{"127.0.0.1", srv->port()};
-  REQUIRE(c.ok());
-  REQUIRE(c.send_all("talk 2048")); // 2 MiB, more than socket buffers hold
-  bool eof = false;
-  auto back = c.recv_until_eof(eof, 20000ms);
-  CHECK(back.size() == 2048u * 1024u);
-  CHECK(eof);
-  CHECK(back.substr(0, 1024) == std::string(1024, 'a'));
-  CHECK(back.substr(back.size() - 1024) == std::string(1024, static_cast<char>('a' + 2047 % 26)));
-}
-
-TEST_CASE("a handler that ends without closing still gets its output flushed, then EOF") {
-  test_system ts;
-  auto rec = std::make_shared<recorder>();
-  auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
-  REQUIRE(srv);
-  tcp_client c{"127.0.0.1", srv->port()};
-  REQUIRE(c.ok());
-  REQUIRE(c.send_all("before"));
-  CHECK(c.recv_exact(6) == "before");
-  REQUIRE(c.send_all("quit"));
-  bool eof = false;
-  c.recv_until_eof(eof, 5000ms);
-  CHECK(eof);
-  CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
-  CHECK(srv->stats().handler_failures.load() == 0);
-}
-
-TEST_CASE("a throwing handler closes its own connection only; the server keeps serving") {
-  test_system ts;
-  auto rec = std::make_shared<recorder>();
-  auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
-  REQUIRE(srv);
-  tcp_client other{"127.0.0.1", srv->port()};
-  REQUIRE(other.ok());
-  REQUIRE(other.send_all("one"));
-  CHECK(other.recv_exact(3) == "one");
-  tcp_client victim{"127.0.0.1", srv->port()};
-  REQUIRE(victim.ok());
-  REQUIRE(victim.send_all("boom"));
-  bool eof = false;
-  victim.recv_until_eof(eof, 5000ms);
-  CHECK(eof); // closed (EOF or reset both end the read)
-  CHECK(eventually([&] { return srv->stats().handler_failures.load() == 1; }));
-  // The untouched connection and new ones still work.
-  REQUIRE(other.send_all("two"));
-  CHECK(other.recv_exact(3) == "two");
-  tcp_client fresh{"127.0.0.1", srv->port()};
-  REQUIRE(fresh.ok());
-  REQUIRE(fresh.send_all("three"));
-  CHECK(fresh.recv_exact(5) == "three");
-}
-
-TEST_CASE("a factory that throws or returns nothing closes that connection only") {
-  test_system ts;
-  std::atomic<int> calls{0};
-  auto factory = [&](caf::actor_system& sys) -> caf::actor {
-    auto n = ++calls;
-    if (n == 1)
-      throw std::runtime_error("factory failure");
-    if (n == 2)
-      return caf::actor{};
-    return sys.spawn(protocols::echo::handler);
-  };
-  auto srv = chassis::simple_server(*ts, factory, loopback_options());
-  REQUIRE(srv);
-  for (int i = 0; i < 2; ++i) {
-    tcp_client bad{"127.0.0.1", srv->port()};
-    REQUIRE(bad.ok());
+    auto data = random_bytes(200000, 3);
+    REQUIRE(c.send_all(data));
+    c.shutdown_write();
     bool eof = false;
-    bad.recv_until_eof(eof, 5000ms);
+    auto back = c.recv_until_eof(eof, 10000ms);
+    CHECK(back == data);
     CHECK(eof);
   }
-  CHECK(srv->stats().factory_failures.load() == 2);
-  tcp_client good{"127.0.0.1", srv->port()};
-  REQUIRE(good.ok());
-  REQUIRE(good.send_all("fine"));
-  CHECK(good.recv_exact(4) == "fine");
-}
 
-TEST_CASE("a handler can stop the server through serversig") {
-  test_system ts;
-  auto rec = std::make_shared<recorder>();
-  auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
-  REQUIRE(srv);
-  tcp_client c{"127.0.0.1", srv->port()};
-  REQUIRE(c.ok());
-  REQUIRE(c.send_all("stop"));
-  CHECK(srv->wait_for(10000ms));
-  CHECK(rec->wait_for("producer_finished")); // drained like every handler
-  tcp_client late{"127.0.0.1", srv->port()};
-  CHECK(!late.ok()); // listener closed
-}
-
-TEST_CASE("server shutdown drains data in flight, then closes each connection") {
-  test_system ts;
-  auto srv = chassis::simple_server(
-    *ts, [](caf::actor_system& sys) { return sys.spawn(slow_echo); }, loopback_options());
-  REQUIRE(srv);
-  std::vector<tcp_client> clients;
-  std::vector<std::string> sent;
-  for (int i = 0; i < 10; ++i) {
-    clients.emplace_back("127.0.0.1", srv->port());
-    REQUIRE(clients.back().ok());
-    sent.push_back(random_bytes(5000, static_cast<uint32_t>(i)));
-    REQUIRE(clients.back().send_all(sent.back()));
-  }
-  REQUIRE(eventually([&] { return srv->stats().active.load() == 10; }));
-  srv->shutdown(); // echoes are still 100 ms away
-  for (int i = 0; i < 10; ++i) {
+  TEST_CASE("handler producer_finished: the client receives everything, then EOF") {
+    test_system ts;
+    auto rec = std::make_shared<recorder>();
+    auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
+    REQUIRE(srv);
+    tcp_client c{"127.0.0.1", srv->port()};
+    REQUIRE(c.ok());
+    REQUIRE(c.send_all("talk 2048")); // 2 MiB, more than socket buffers hold
     bool eof = false;
-    auto back = clients[i].recv_until_eof(eof, 10000ms);
-    CHECK(back == sent[i]);
+    auto back = c.recv_until_eof(eof, 20000ms);
+    CHECK(back.size() == 2048u * 1024u);
     CHECK(eof);
+    CHECK(back.substr(0, 1024) == std::string(1024, 'a'));
+    CHECK(back.substr(back.size() - 1024) ==
+          std::string(1024, static_cast<char>('a' + 2047 % 26)));
   }
-  CHECK(srv->wait_for(10000ms));
-  CHECK(srv->stats().forced_closes.load() == 0);
-}
 
-TEST_CASE("the drain deadline force-closes what does not finish") {
-  test_system ts;
-  auto opts = loopback_options();
-  opts.drain_timeout = 300ms;
-  // A handler that ignores every control message.
-  auto stubborn = [](caf::actor_system& sys) {
-    return sys.spawn([](component*) -> caf::behavior {
-      return {[](control_atom, producer_finished) {}, [](inbox_atom, bytes&) {}};
-    });
-  };
-  auto srv = chassis::simple_server(*ts, stubborn, opts);
-  REQUIRE(srv);
-  tcp_client c{"127.0.0.1", srv->port()};
-  REQUIRE(c.ok());
-  REQUIRE(eventually([&] { return srv->stats().active.load() == 1; }));
-  auto t0 = std::chrono::steady_clock::now();
-  srv->shutdown();
-  CHECK(srv->wait_for(10000ms));
-  CHECK(std::chrono::steady_clock::now() - t0 < 5s); // by the deadline, loosely
-  CHECK(srv->stats().forced_closes.load() == 1);
-  bool eof = false;
-  c.recv_until_eof(eof, 5000ms);
-  CHECK(eof);
-}
+  TEST_CASE(
+    "a handler that ends without closing still gets its output flushed, then EOF") {
+    test_system ts;
+    auto rec = std::make_shared<recorder>();
+    auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
+    REQUIRE(srv);
+    tcp_client c{"127.0.0.1", srv->port()};
+    REQUIRE(c.ok());
+    REQUIRE(c.send_all("before"));
+    CHECK(c.recv_exact(6) == "before");
+    REQUIRE(c.send_all("quit"));
+    bool eof = false;
+    c.recv_until_eof(eof, 5000ms);
+    CHECK(eof);
+    CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
+    CHECK(srv->stats().handler_failures.load() == 0);
+  }
 
-TEST_CASE("a port in use is an error naming the address, not silence") {
-  test_system ts;
-  auto first = chassis::simple_server(*ts, echo_factory(), loopback_options());
-  REQUIRE(first);
-  auto opts = loopback_options();
-  opts.listen.port = first->port();
-  auto second = chassis::simple_server(*ts, echo_factory(), opts);
-  REQUIRE(!second);
-  auto text = ts.sys->render(second.error());
-  CHECK(text.find(std::to_string(first->port())) != std::string::npos);
-  CHECK(text.find("in use") != std::string::npos);
-}
+  TEST_CASE(
+    "a throwing handler closes its own connection only; the server keeps serving") {
+    test_system ts;
+    auto rec = std::make_shared<recorder>();
+    auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
+    REQUIRE(srv);
+    tcp_client other{"127.0.0.1", srv->port()};
+    REQUIRE(other.ok());
+    REQUIRE(other.send_all("one"));
+    CHECK(other.recv_exact(3) == "one");
+    tcp_client victim{"127.0.0.1", srv->port()};
+    REQUIRE(victim.ok());
+    REQUIRE(victim.send_all("boom"));
+    bool eof = false;
+    victim.recv_until_eof(eof, 5000ms);
+    CHECK(eof); // closed (EOF or reset both end the read)
+    CHECK(eventually([&] { return srv->stats().handler_failures.load() == 1; }));
+    // The untouched connection and new ones still work.
+    REQUIRE(other.send_all("two"));
+    CHECK(other.recv_exact(3) == "two");
+    tcp_client fresh{"127.0.0.1", srv->port()};
+    REQUIRE(fresh.ok());
+    REQUIRE(fresh.send_all("three"));
+    CHECK(fresh.recv_exact(5) == "three");
+  }
 
-TEST_CASE("an unresolvable host is an error") {
-  test_system ts;
-  auto opts = loopback_options();
-  opts.listen.host = "no-such-host.invalid";
-  auto srv = chassis::simple_server(*ts, echo_factory(), opts);
-  CHECK(!srv);
-}
+  TEST_CASE("a factory that throws or returns nothing closes that connection only") {
+    test_system ts;
+    std::atomic<int> calls{0};
+    auto factory = [&](caf::actor_system& sys) -> caf::actor {
+      auto n = ++calls;
+      if (n == 1)
+        throw std::runtime_error("factory failure");
+      if (n == 2)
+        return caf::actor{};
+      return sys.spawn(protocols::echo::handler);
+    };
+    auto srv = chassis::simple_server(*ts, factory, loopback_options());
+    REQUIRE(srv);
+    for (int i = 0; i < 2; ++i) {
+      tcp_client bad{"127.0.0.1", srv->port()};
+      REQUIRE(bad.ok());
+      bool eof = false;
+      bad.recv_until_eof(eof, 5000ms);
+      CHECK(eof);
+    }
+    CHECK(srv->stats().factory_failures.load() == 2);
+    tcp_client good{"127.0.0.1", srv->port()};
+    REQUIRE(good.ok());
+    REQUIRE(good.send_all("fine"));
+    CHECK(good.recv_exact(4) == "fine");
+  }
 
-TEST_CASE("no actor outlives its connection") {
-  test_system ts;
-  auto srv = chassis::simple_server(*ts, echo_factory(), loopback_options());
-  REQUIRE(srv);
-  auto baseline = ts.sys->registry().running();
-  for (int round = 0; round < 3; ++round) {
+  TEST_CASE("a handler can stop the server through serversig") {
+    test_system ts;
+    auto rec = std::make_shared<recorder>();
+    auto srv = chassis::simple_server(*ts, recording_factory(rec), loopback_options());
+    REQUIRE(srv);
+    tcp_client c{"127.0.0.1", srv->port()};
+    REQUIRE(c.ok());
+    REQUIRE(c.send_all("stop"));
+    CHECK(srv->wait_for(10000ms));
+    CHECK(rec->wait_for("producer_finished")); // drained like every handler
+    tcp_client late{"127.0.0.1", srv->port()};
+    CHECK(!late.ok()); // listener closed
+  }
+
+  TEST_CASE("server shutdown drains data in flight, then closes each connection") {
+    test_system ts;
+    auto srv = chassis::simple_server(
+      *ts, [](caf::actor_system& sys) { return sys.spawn(slow_echo); },
+      loopback_options());
+    REQUIRE(srv);
     std::vector<tcp_client> clients;
-    for (int i = 0; i < 50; ++i) {
+    std::vector<std::string> sent;
+    for (int i = 0; i < 10; ++i) {
       clients.emplace_back("127.0.0.1", srv->port());
       REQUIRE(clients.back().ok());
-      REQUIRE(clients.back().send_all("x"));
+      sent.push_back(random_bytes(5000, static_cast<uint32_t>(i)));
+      REQUIRE(clients.back().send_all(sent.back()));
     }
-    for (auto& c : clients)
-      CHECK(c.recv_exact(1) == "x");
-    CHECK(eventually([&] { return ts.sys->registry().running() == baseline + 100; }));
-    // Half close politely, half reset.
-    for (size_t i = 0; i < clients.size(); ++i)
-      if (i % 2 == 0)
-        clients[i].close();
-      else
-        clients[i].reset();
-    CHECK(eventually([&] { return ts.sys->registry().running() == baseline; }));
+    REQUIRE(eventually([&] { return srv->stats().active.load() == 10; }));
+    srv->shutdown(); // echoes are still 100 ms away
+    for (int i = 0; i < 10; ++i) {
+      bool eof = false;
+      auto back = clients[i].recv_until_eof(eof, 10000ms);
+      CHECK(back == sent[i]);
+      CHECK(eof);
+    }
+    CHECK(srv->wait_for(10000ms));
+    CHECK(srv->stats().forced_closes.load() == 0);
   }
-  CHECK(srv->stats().closed.load() == 150);
-  CHECK(srv->stats().active.load() == 0);
-}
+
+  TEST_CASE("the drain deadline force-closes what does not finish") {
+    test_system ts;
+    auto opts = loopback_options();
+    opts.drain_timeout = 300ms;
+    // A handler that ignores every control message.
+    auto stubborn = [](caf::actor_system& sys) {
+      return sys.spawn([](component*) -> caf::behavior {
+        return {[](control_atom, producer_finished) {}, [](inbox_atom, bytes&) {}};
+      });
+    };
+    auto srv = chassis::simple_server(*ts, stubborn, opts);
+    REQUIRE(srv);
+    tcp_client c{"127.0.0.1", srv->port()};
+    REQUIRE(c.ok());
+    REQUIRE(eventually([&] { return srv->stats().active.load() == 1; }));
+    auto t0 = std::chrono::steady_clock::now();
+    srv->shutdown();
+    CHECK(srv->wait_for(10000ms));
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s); // by the deadline, loosely
+    CHECK(srv->stats().forced_closes.load() == 1);
+    bool eof = false;
+    c.recv_until_eof(eof, 5000ms);
+    CHECK(eof);
+  }
+
+  TEST_CASE("a port in use is an error naming the address, not silence") {
+    test_system ts;
+    auto first = chassis::simple_server(*ts, echo_factory(), loopback_options());
+    REQUIRE(first);
+    auto opts = loopback_options();
+    opts.listen.port = first->port();
+    auto second = chassis::simple_server(*ts, echo_factory(), opts);
+    REQUIRE(!second);
+    auto text = ts.sys->render(second.error());
+    CHECK(text.find(std::to_string(first->port())) != std::string::npos);
+    CHECK(text.find("in use") != std::string::npos);
+  }
+
+  TEST_CASE("an unresolvable host is an error") {
+    test_system ts;
+    auto opts = loopback_options();
+    opts.listen.host = "no-such-host.invalid";
+    auto srv = chassis::simple_server(*ts, echo_factory(), opts);
+    CHECK(!srv);
+  }
+
+  TEST_CASE("no actor outlives its connection") {
+    test_system ts;
+    auto srv = chassis::simple_server(*ts, echo_factory(), loopback_options());
+    REQUIRE(srv);
+    auto baseline = ts.sys->registry().running();
+    for (int round = 0; round < 3; ++round) {
+      std::vector<tcp_client> clients;
+      for (int i = 0; i < 50; ++i) {
+        clients.emplace_back("127.0.0.1", srv->port());
+        REQUIRE(clients.back().ok());
+        REQUIRE(clients.back().send_all("x"));
+      }
+      for (auto& c : clients)
+        CHECK(c.recv_exact(1) == "x");
+      CHECK(eventually([&] { return ts.sys->registry().running() == baseline + 100; }));
+      // Half close politely, half reset.
+      for (size_t i = 0; i < clients.size(); ++i)
+        if (i % 2 == 0)
+          clients[i].close();
+        else
+          clients[i].reset();
+      CHECK(eventually([&] { return ts.sys->registry().running() == baseline; }));
+    }
+    CHECK(srv->stats().closed.load() == 150);
+    CHECK(srv->stats().active.load() == 0);
+  }
 
 } // TEST_SUITE

@@ -34,133 +34,134 @@ caf::behavior prober(component* self) {
 
 TEST_SUITE("runtime.component") {
 
-TEST_CASE("data on a linked outbox arrives on the linked inbox, in order") {
-  test_system ts;
-  harness h{*ts, ts.sys->spawn(relay)};
-  for (int i = 0; i < 100; ++i)
-    h.send_text(inbox, std::to_string(i) + ";");
-  std::string expected;
-  for (int i = 0; i < 100; ++i)
-    expected += std::to_string(i) + ";";
-  CHECK(h.read_text(outbox, expected.size()) == expected);
-}
+  TEST_CASE("data on a linked outbox arrives on the linked inbox, in order") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay)};
+    for (int i = 0; i < 100; ++i)
+      h.send_text(inbox, std::to_string(i) + ";");
+    std::string expected;
+    for (int i = 0; i < 100; ++i)
+      expected += std::to_string(i) + ";";
+    CHECK(h.read_text(outbox, expected.size()) == expected);
+  }
 
-TEST_CASE("an unlinked outbox discards and the component keeps working") {
-  test_system ts;
-  auto subject = ts.sys->spawn(relay);
-  harness h{*ts, subject, {signal}}; // outbox deliberately not linked
-  h.send_text(inbox, "lost");
-  CHECK(h.silent(outbox));
-  link(subject, outbox, h.collector(), outbox);
-  h.send_text(inbox, "found");
-  CHECK(h.read_text(outbox, 5) == "found");
-}
+  TEST_CASE("an unlinked outbox discards and the component keeps working") {
+    test_system ts;
+    auto subject = ts.sys->spawn(relay);
+    harness h{*ts, subject, {signal}}; // outbox deliberately not linked
+    h.send_text(inbox, "lost");
+    CHECK(h.silent(outbox));
+    link(subject, outbox, h.collector(), outbox);
+    h.send_text(inbox, "found");
+    CHECK(h.read_text(outbox, 5) == "found");
+  }
 
-TEST_CASE("unlink stops delivery on that outbox only") {
-  test_system ts;
-  auto subject = ts.sys->spawn(relay);
-  harness h{*ts, subject, {outbox, extra_atom::value}};
-  h.send_text(inbox, "a");
-  CHECK(h.read_text(outbox, 1) == "a");
-  unlink(subject, outbox);
-  h.send_text(inbox, "b");
-  h.send(extra_atom::value, 7);
-  CHECK(h.next_as<int>(extra_atom::value) == 7);
-  CHECK(h.silent(outbox));
-}
+  TEST_CASE("unlink stops delivery on that outbox only") {
+    test_system ts;
+    auto subject = ts.sys->spawn(relay);
+    harness h{*ts, subject, {outbox, extra_atom::value}};
+    h.send_text(inbox, "a");
+    CHECK(h.read_text(outbox, 1) == "a");
+    unlink(subject, outbox);
+    h.send_text(inbox, "b");
+    h.send(extra_atom::value, 7);
+    CHECK(h.next_as<int>(extra_atom::value) == 7);
+    CHECK(h.silent(outbox));
+  }
 
-TEST_CASE("linked() reports the link table") {
-  test_system ts;
-  auto subject = ts.sys->spawn(prober);
-  harness h{*ts, subject, {signal}};
-  h.send(control, 1);
-  CHECK(h.next_as<bool>(signal) == false);
-  link(subject, outbox, h.collector(), outbox);
-  h.send(control, 1);
-  CHECK(h.next_as<bool>(signal) == true);
-}
+  TEST_CASE("linked() reports the link table") {
+    test_system ts;
+    auto subject = ts.sys->spawn(prober);
+    harness h{*ts, subject, {signal}};
+    h.send(control, 1);
+    CHECK(h.next_as<bool>(signal) == false);
+    link(subject, outbox, h.collector(), outbox);
+    h.send(control, 1);
+    CHECK(h.next_as<bool>(signal) == true);
+  }
 
-TEST_CASE("many outboxes may link to one inbox") {
-  test_system ts;
-  auto a = ts.sys->spawn(relay);
-  auto b = ts.sys->spawn(relay);
-  harness h{*ts, a};
-  link(b, outbox, h.collector(), outbox); // b joins a's destination
-  h.send_text(inbox, "from-a");
-  caf::anon_send(b, inbox, to_bytes("from-b"));
-  auto got = h.read_text(outbox, 12);
-  CHECK(got.size() == 12);
-  CHECK(got.find("from-a") != std::string::npos);
-  CHECK(got.find("from-b") != std::string::npos);
-  caf::anon_send_exit(b, caf::exit_reason::kill);
-}
+  TEST_CASE("many outboxes may link to one inbox") {
+    test_system ts;
+    auto a = ts.sys->spawn(relay);
+    auto b = ts.sys->spawn(relay);
+    harness h{*ts, a};
+    link(b, outbox, h.collector(), outbox); // b joins a's destination
+    h.send_text(inbox, "from-a");
+    caf::anon_send(b, inbox, to_bytes("from-b"));
+    auto got = h.read_text(outbox, 12);
+    CHECK(got.size() == 12);
+    CHECK(got.find("from-a") != std::string::npos);
+    CHECK(got.find("from-b") != std::string::npos);
+    caf::anon_send_exit(b, caf::exit_reason::kill);
+  }
 
-TEST_CASE("one outbox linked to two inboxes delivers a copy to each") {
-  test_system ts;
-  auto subject = ts.sys->spawn(relay);
-  harness h{*ts, subject};
-  link(subject, outbox, h.collector(), extra_atom::value);
-  h.send_text(inbox, "twice");
-  CHECK(h.read_text(outbox, 5) == "twice");
-  CHECK(h.read_text(extra_atom::value, 5) == "twice");
-}
+  TEST_CASE("one outbox linked to two inboxes delivers a copy to each") {
+    test_system ts;
+    auto subject = ts.sys->spawn(relay);
+    harness h{*ts, subject};
+    link(subject, outbox, h.collector(), extra_atom::value);
+    h.send_text(inbox, "twice");
+    CHECK(h.read_text(outbox, 5) == "twice");
+    CHECK(h.read_text(extra_atom::value, 5) == "twice");
+  }
 
-TEST_CASE("named extra boxes carry any payload") {
-  test_system ts;
-  harness h{*ts, ts.sys->spawn(relay), {extra_atom::value}};
-  h.send(extra_atom::value, 42);
-  CHECK(h.next_as<int>(extra_atom::value) == 42);
-}
+  TEST_CASE("named extra boxes carry any payload") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay), {extra_atom::value}};
+    h.send(extra_atom::value, 42);
+    CHECK(h.next_as<int>(extra_atom::value) == 42);
+  }
 
-TEST_CASE("producer_finished on control: passes it on signal and ends normally") {
-  test_system ts;
-  harness h{*ts, ts.sys->spawn(relay)};
-  h.send(control, producer_finished{});
-  CHECK(h.next_as<producer_finished>(signal).has_value());
-  auto reason = h.wait_for_exit();
-  REQUIRE(reason.has_value());
-  CHECK(!*reason);
-}
+  TEST_CASE("producer_finished on control: passes it on signal and ends normally") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay)};
+    h.send(control, producer_finished{});
+    CHECK(h.next_as<producer_finished>(signal).has_value());
+    auto reason = h.wait_for_exit();
+    REQUIRE(reason.has_value());
+    CHECK(!*reason);
+  }
 
-TEST_CASE("shutdown_microprocess on control: passes it on signal and ends") {
-  test_system ts;
-  harness h{*ts, ts.sys->spawn(relay)};
-  h.send(control, shutdown_microprocess{});
-  CHECK(h.next_as<shutdown_microprocess>(signal).has_value());
-  CHECK(h.wait_for_exit().has_value());
-}
+  TEST_CASE("shutdown_microprocess on control: passes it on signal and ends") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay)};
+    h.send(control, shutdown_microprocess{});
+    CHECK(h.next_as<shutdown_microprocess>(signal).has_value());
+    CHECK(h.wait_for_exit().has_value());
+  }
 
-TEST_CASE("socket_shutdown on control ends a component that does not handle it") {
-  test_system ts;
-  harness h{*ts, ts.sys->spawn(relay)};
-  h.send(control, socket_shutdown{shutdown_reason::peer_closed});
-  CHECK(h.next_as<producer_finished>(signal).has_value());
-  CHECK(h.wait_for_exit().has_value());
-}
+  TEST_CASE("socket_shutdown on control ends a component that does not handle it") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay)};
+    h.send(control, socket_shutdown{shutdown_reason::peer_closed});
+    CHECK(h.next_as<producer_finished>(signal).has_value());
+    CHECK(h.wait_for_exit().has_value());
+  }
 
-TEST_CASE("an unexpected message is dropped and the component keeps running") {
-  test_system ts;
-  harness h{*ts, ts.sys->spawn(relay)};
-  h.send(inbox, std::string{"not bytes"});
-  h.send_text(inbox, "ok");
-  CHECK(h.read_text(outbox, 2) == "ok");
-  CHECK(!h.wait_for_exit(std::chrono::milliseconds(50)).has_value());
-}
+  TEST_CASE("an unexpected message is dropped and the component keeps running") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay)};
+    h.send(inbox, std::string{"not bytes"});
+    h.send_text(inbox, "ok");
+    CHECK(h.read_text(outbox, 2) == "ok");
+    CHECK(!h.wait_for_exit(std::chrono::milliseconds(50)).has_value());
+  }
 
-TEST_CASE("passthrough: a composite's inbox reaches its child, the child's outbox leaves") {
-  test_system ts;
-  auto child = ts.sys->spawn(relay);
-  using from_child = caf::atom_constant<caf::atom("fromchild")>;
-  auto composite = ts.sys->spawn([child](component* self) -> caf::behavior {
-    self->forward_inbox(inbox, child, inbox);
-    self->forward_outbox(from_child::value, outbox);
-    link(self, child, outbox, caf::actor_cast<caf::actor>(self), from_child::value);
-    self->link_to(child);
-    return {[](extra_atom, int) {}};
-  });
-  harness h{*ts, composite};
-  h.send_text(inbox, "through");
-  CHECK(h.read_text(outbox, 7) == "through");
-}
+  TEST_CASE(
+    "passthrough: a composite's inbox reaches its child, the child's outbox leaves") {
+    test_system ts;
+    auto child = ts.sys->spawn(relay);
+    using from_child = caf::atom_constant<caf::atom("fromchild")>;
+    auto composite = ts.sys->spawn([child](component* self) -> caf::behavior {
+      self->forward_inbox(inbox, child, inbox);
+      self->forward_outbox(from_child::value, outbox);
+      link(self, child, outbox, caf::actor_cast<caf::actor>(self), from_child::value);
+      self->link_to(child);
+      return {[](extra_atom, int) {}};
+    });
+    harness h{*ts, composite};
+    h.send_text(inbox, "through");
+    CHECK(h.read_text(outbox, 7) == "through");
+  }
 
 } // TEST_SUITE

@@ -28,8 +28,9 @@ inline chassis::protocol_factory echo_factory() {
 }
 
 /// Polls `pred` every 5 ms for at most `timeout`; returns its last value.
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+inline bool
+eventually(const std::function<bool()>& pred,
+           std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     if (std::chrono::steady_clock::now() >= deadline)

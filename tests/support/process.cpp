@@ -17,7 +17,8 @@ using clock = std::chrono::steady_clock;
 
 } // namespace
 
-child_process::child_process(const std::string& path, const std::vector<std::string>& args) {
+child_process::child_process(const std::string& path,
+                             const std::vector<std::string>& args) {
   int out[2];
   int err[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
@@ -58,7 +59,7 @@ child_process::~child_process() {
 }
 
 std::optional<std::string> child_process::wait_for_line(const std::string& needle,
-                                                         duration timeout) {
+                                                        duration timeout) {
   auto deadline = clock::now() + timeout;
   for (;;) {
     // A complete line holding the needle?

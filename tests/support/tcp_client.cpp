@@ -16,7 +16,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 int remaining_ms(clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+  auto left =
+    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
@@ -66,9 +67,13 @@ tcp_client::tcp_client(const std::string& host, uint16_t port) {
   fd_ = fd;
 }
 
-tcp_client::~tcp_client() { close(); }
+tcp_client::~tcp_client() {
+  close();
+}
 
-tcp_client::tcp_client(tcp_client&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+tcp_client::tcp_client(tcp_client&& other) noexcept : fd_(other.fd_) {
+  other.fd_ = -1;
+}
 
 bool tcp_client::send_all(std::string_view data, duration timeout) {
   auto deadline = clock::now() + timeout;
@@ -76,7 +81,8 @@ bool tcp_client::send_all(std::string_view data, duration timeout) {
   while (off < data.size()) {
     if (!wait_fd(fd_, POLLOUT, deadline))
       return false;
-    auto n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n =
+      ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR)
         continue;
@@ -145,7 +151,9 @@ std::string tcp_client::recv_until_eof(bool& eof, duration timeout) {
   }
 }
 
-void tcp_client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void tcp_client::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 void tcp_client::reset() {
   if (fd_ < 0)

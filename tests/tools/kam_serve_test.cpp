@@ -265,8 +265,8 @@ bool connection_ends_within(tcp_client& c, ms timeout) {
 void check_same_bytes(const std::string& got, const std::string& want) {
   CHECK(got.size() == want.size());
   auto mismatch =
-      std::mismatch(got.begin(), got.end(), want.begin(),
-                    want.begin() + static_cast<long>(std::min(got.size(), want.size())));
+    std::mismatch(got.begin(), got.end(), want.begin(),
+                  want.begin() + static_cast<long>(std::min(got.size(), want.size())));
   bool same = got.size() == want.size() && mismatch.first == got.end();
   CHECK_MESSAGE(same, "first difference at byte " << (mismatch.first - got.begin())
                                                   << " of " << want.size());
@@ -361,9 +361,9 @@ TEST_SUITE("kam-serve") {
       std::string named; // what the stderr line must mention
     };
     const std::vector<bad_case> cases{
-        {"--port=70000", "port"},     {"--port=abc", "port"},
-        {"--threads=abc", "threads"}, {"--protocol=nope", "nope"},
-        {"--bogus=1", "bogus"},       {"--drain-timeout=-1", "drain-timeout"},
+      {"--port=70000", "port"},     {"--port=abc", "port"},
+      {"--threads=abc", "threads"}, {"--protocol=nope", "nope"},
+      {"--bogus=1", "bogus"},       {"--drain-timeout=-1", "drain-timeout"},
     };
     for (auto& bc : cases) {
       CAPTURE(bc.option);
@@ -382,7 +382,7 @@ TEST_SUITE("kam-serve") {
   }
 
   TEST_CASE(
-      "a second server on a port in use exits non-zero, saying the port is in use") {
+    "a second server on a port in use exits non-zero, saying the port is in use") {
     auto first = start_loopback_server();
     auto port = std::to_string(first.port);
     auto r = run_to_exit({"--protocol=echo", "--host=127.0.0.1", "--port=" + port});
@@ -413,7 +413,7 @@ TEST_SUITE("kam-serve") {
   }
 
   TEST_CASE(
-      "SIGTERM: refuses new connections, drains and closes existing ones, exits 0") {
+    "SIGTERM: refuses new connections, drains and closes existing ones, exits 0") {
     check_graceful_stop(SIGTERM);
   }
 
@@ -458,10 +458,10 @@ TEST_SUITE("kam-serve") {
       auto rc = srv.proc->wait_exit(5000ms);
       if (!rc) {
         FAIL_CHECK(
-            "kam-serve still runs 5 s after SIGTERM with --drain-timeout=1; "
-            "the client got "
-            << got.size() << " bytes and "
-            << std::string{how == ending::timeout ? "no EOF" : "its connection closed"});
+          "kam-serve still runs 5 s after SIGTERM with --drain-timeout=1; "
+          "the client got "
+          << got.size() << " bytes and "
+          << std::string{how == ending::timeout ? "no EOF" : "its connection closed"});
         break;
       }
       CHECK(*rc == 0);
@@ -496,10 +496,10 @@ TEST_SUITE("kam-serve") {
     const pattern_stream stream{19};
     auto sent = send_until_stalled(c, stream, cap, 1000ms);
     CHECK_MESSAGE(sent < cap, "kam-serve took "
-                                  << (sent >> 20)
-                                  << " MiB from a client that reads nothing "
-                                     "(kernel buffers account for at most "
-                                  << (kernel >> 20) << " MiB)");
+                                << (sent >> 20)
+                                << " MiB from a client that reads nothing "
+                                   "(kernel buffers account for at most "
+                                << (kernel >> 20) << " MiB)");
     // And the connection still works once we read.
     c.shutdown_write();
     auto got = recv_stream_until_eof(c, stream, 60000ms);
@@ -509,7 +509,7 @@ TEST_SUITE("kam-serve") {
   }
 
   TEST_CASE(
-      "drain timeout: an idle connection does not hold up exit past --drain-timeout") {
+    "drain timeout: an idle connection does not hold up exit past --drain-timeout") {
     auto srv = start_loopback_server({"--drain-timeout=1"});
     tcp_client idle{loopback, srv.port};
     REQUIRE(idle.ok());
@@ -521,8 +521,8 @@ TEST_SUITE("kam-serve") {
     REQUIRE_MESSAGE(rc.has_value(), "kam-serve still runs 10 s after SIGTERM");
     CHECK(*rc == 0);
     CHECK_MESSAGE(elapsed < 5000ms, "exit took "
-                                        << std::chrono::duration_cast<ms>(elapsed).count()
-                                        << " ms");
+                                      << std::chrono::duration_cast<ms>(elapsed).count()
+                                      << " ms");
     CHECK_MESSAGE(connection_ends_within(idle, 2000ms),
                   "the idle connection was not closed");
   }
@@ -583,7 +583,7 @@ TEST_SUITE("kam-serve") {
     // for the server to close; -w: bound every wait.
     child_process client{"/bin/sh",
                          {"-c", "printf 'hello from netcat\\n' | exec " + nc +
-                                    " -N -w 5 127.0.0.1 " + std::to_string(srv.port)}};
+                                  " -N -w 5 127.0.0.1 " + std::to_string(srv.port)}};
     REQUIRE(client.pid() > 0);
     auto line = client.wait_for_line("hello from netcat", 10000ms);
     CHECK_MESSAGE(line.has_value(), "nc stdout='" << client.out() << "'");
@@ -605,7 +605,7 @@ TEST_SUITE("kam-serve") {
       auto msg = "connection " + std::to_string(i) + " " +
                  random_bytes(32, static_cast<uint32_t>(i));
       bool ok =
-          c.ok() && c.send_all(msg, 5000ms) && c.recv_exact(msg.size(), 5000ms) == msg;
+        c.ok() && c.send_all(msg, 5000ms) && c.recv_exact(msg.size(), 5000ms) == msg;
       if (!ok && failures++ == 0)
         first_failure = i;
     }

@@ -32,16 +32,12 @@ shutdown_reason classify(const error_code& ec) {
 
 tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options& opts,
                                std::shared_ptr<connection_gate> gate)
-  : sock_(std::move(sock)),
-    linger_timer_(sock_.get_executor()),
-    idle_timer_(sock_.get_executor()),
-    deadline_timer_(sock_.get_executor()),
-    max_read_(opts.max_read_per_event),
-    linger_(opts.linger),
+  : sock_(std::move(sock)), linger_timer_(sock_.get_executor()),
+    idle_timer_(sock_.get_executor()), deadline_timer_(sock_.get_executor()),
+    max_read_(opts.max_read_per_event), linger_(opts.linger),
     high_(std::max<size_t>(opts.write_high_watermark, 1)),
     low_(std::min(opts.write_low_watermark, high_)),
-    hard_(std::max(opts.write_hard_limit, high_)),
-    idle_timeout_(opts.idle_timeout),
+    hard_(std::max(opts.write_hard_limit, high_)), idle_timeout_(opts.idle_timeout),
     gate_(std::move(gate)) {
   error_code ec;
   sock_.non_blocking(true, ec);
@@ -52,7 +48,9 @@ tcp_connection::~tcp_connection() {
   release_gate(); // if the I/O thread ended before the socket closed
 }
 
-void tcp_connection::attach(caf::actor csa) { csa_ = std::move(csa); }
+void tcp_connection::attach(caf::actor csa) {
+  csa_ = std::move(csa);
+}
 
 void tcp_connection::start(caf::actor reader, box reader_in) {
   asio::post(sock_.get_executor(), [self = shared_from_this(), reader = std::move(reader),
@@ -89,7 +87,8 @@ size_t tcp_connection::write(bytes buf) {
         auto left = queued_.fetch_sub(static_cast<size_t>(r)) - static_cast<size_t>(r);
         if (left < low_ && (read_paused_.load() || resume_armed_.load()))
           // Only the I/O thread resumes reading and tells the CSA.
-          asio::post(sock_.get_executor(), [self = shared_from_this()] { self->consumed(0); });
+          asio::post(sock_.get_executor(),
+                     [self = shared_from_this()] { self->consumed(0); });
         if (static_cast<size_t>(r) == n)
           return q - n;
         buf.erase(buf.begin(), buf.begin() + r);
@@ -103,7 +102,8 @@ size_t tcp_connection::write(bytes buf) {
     flush_posted_ = true;
   }
   if (post)
-    asio::post(sock_.get_executor(), [self = shared_from_this()] { self->flush_pending(); });
+    asio::post(sock_.get_executor(),
+               [self = shared_from_this()] { self->flush_pending(); });
   return q;
 }
 
@@ -286,22 +286,21 @@ void tcp_connection::on_readable(const error_code& ec) {
   }
   deliver(std::move(data));
   switch (r) {
-    case read_result::would_block:
-      wait_readable();
-      break;
-    case read_result::more:
-      // Bound hit: let other connections on this thread run, then go on.
-      asio::post(sock_.get_executor(), [self = shared_from_this()] {
-        self->on_readable(error_code{});
-      });
-      break;
-    case read_result::eof:
-      input_done_ = true;
-      if (csa_)
-        caf::anon_send(csa_, io_eof_atom::value);
-      break;
-    case read_result::failed:
-      break; // fail() already ran
+  case read_result::would_block:
+    wait_readable();
+    break;
+  case read_result::more:
+    // Bound hit: let other connections on this thread run, then go on.
+    asio::post(sock_.get_executor(),
+               [self = shared_from_this()] { self->on_readable(error_code{}); });
+    break;
+  case read_result::eof:
+    input_done_ = true;
+    if (csa_)
+      caf::anon_send(csa_, io_eof_atom::value);
+    break;
+  case read_result::failed:
+    break; // fail() already ran
   }
 }
 
