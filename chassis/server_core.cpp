@@ -63,10 +63,8 @@ public:
     link(self_, handler, outbox, csa, inbox);
     link(self_, handler, signal, csa, control);
     link(self_, handler, serversig, caf::actor_cast<caf::actor>(self_), control);
-    link(self_, csa, outbox, handler, inbox);
-    link(self_, csa, signal, caf::actor_cast<caf::actor>(self_), socketact);
-    // Flow control straight from the CSA (no hop through the chassis).
-    link(self_, csa, io::ctrlout, handler, control);
+    // The CSA's own links (outbox -> handler inbox, ctrlout -> handler
+    // control, signal -> our _socketact) come with `start` (see csa.hpp).
     self_->monitor(handler);
     self_->monitor(csa);
     auto c = std::make_shared<connection>();
@@ -85,11 +83,9 @@ public:
     auto i = st_.by_actor.find(m.csa.id());
     if (i == st_.by_actor.end() || !i->second->handler_up)
       return;
-    auto& h = i->second->handler;
-    if (m.reason == shutdown_reason::server_shutdown)
-      self_->send(h, control_atom::value, producer_finished{});
-    else
-      self_->send(h, control_atom::value, socket_shutdown{m.reason});
+    // The CSA already told its handler (socket_shutdown, or producer_finished
+    // when draining) on its ctrlout: one hop instead of two. Nothing to do
+    // here until the down messages arrive.
   }
 
   void on_down(const caf::down_msg& dm) {

@@ -52,6 +52,14 @@ public:
       [this](start_atom, const caf::actor& handler) {
         handler_ = handler.address();
         link_to(handler);
+        // The standard wiring, unless the sender (the chassis) made other
+        // links first: saves three link requests per connection.
+        if (!linked(outbox))
+          add_link(outbox, handler, inbox);
+        if (!linked(ctrlout))
+          add_link(ctrlout, handler, control);
+        if (!linked(signal))
+          add_link(signal, caf::actor_cast<caf::actor>(current_sender()), socketact);
         // The outbox link the chassis made before `start` decides where
         // bytes read go; the I/O thread sends there directly.
         auto [reader, in] = target(outbox);
@@ -100,6 +108,12 @@ private:
     if (reported_)
       return;
     reported_ = true;
+    // The handler hears it from us directly (one hop, not two through the
+    // chassis); the chassis only does its bookkeeping.
+    if (why == shutdown_reason::server_shutdown)
+      send_on(ctrlout, producer_finished{});
+    else
+      send_on(ctrlout, socket_shutdown{why});
     send_on(signal, shutdown_csa{caf::actor_cast<caf::actor>(this), why});
   }
 

@@ -13,8 +13,9 @@ namespace detail {
 class tcp_connection;
 } // namespace detail
 
-/// The CSA's flow-control outbox: `pause_producing` / `resume_producing`.
-/// The chassis links it to the handler's `control`.
+/// The CSA's outbox to its handler's `control`: flow control
+/// (`pause_producing` / `resume_producing`) and the end of input
+/// (`socket_shutdown{reason}`, or `producer_finished` when draining).
 using ctrlout_atom = caf::atom_constant<caf::atom("ctrlout")>;
 constexpr box ctrlout = ctrlout_atom::value;
 
@@ -28,13 +29,17 @@ constexpr box ctrlout = ctrlout_atom::value;
 /// - `outbox`: bytes read from the client, one message per readiness event;
 /// - `signal`: `shutdown_csa` when the client's input ends (peer closed,
 ///   reset, error, idle timeout, drained for server shutdown);
-/// - `ctrlout`: `pause_producing` once the bytes queued for the socket pass
+/// - `ctrlout`: `socket_shutdown{reason}` when the client's input ends
+///   (`producer_finished` when drained for server shutdown); `pause_producing` once the bytes queued for the socket pass
 ///   listen_options::write_high_watermark, `resume_producing` once they are
 ///   below write_low_watermark again (one pair per episode). Checked when
 ///   bytes arrive on `inbox`, so it costs a compare per write.
 ///
 /// It reads nothing until it receives `(start_atom, handler)`, so all links
-/// are in place before the first byte; it then links itself to the handler
+/// are in place before the first byte. Outboxes not yet linked by then get
+/// the standard wiring: `outbox` -> handler `inbox`, `ctrlout` -> handler
+/// `control`, `signal` -> the sender's (the chassis's) `_socketact`. It then
+/// links itself to the handler
 /// (CAF link): when the handler ends normally it flushes and closes, when it
 /// fails it closes at once. `(drain_atom)` reads what the client already
 /// sent, then reports `shutdown_csa{server_shutdown}`. The actor ends when
