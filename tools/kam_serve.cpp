@@ -12,6 +12,7 @@
 // once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
 // signal closes what is left at once.
 #include <csignal>
+#include <sched.h>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -104,6 +105,20 @@ int main(int argc, char** argv) {
   if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
     return fail("need --write-low-watermark <= --write-high-watermark"
                 " <= --write-hard-limit");
+  // Scheduler defaults measured with kam-bench (docs/performance.md): CAF's
+  // work-stealing workers poll with 50 us naps and it starts max(cores, 4)
+  // of them, which on a small machine costs latency and CPU beside the I/O
+  // threads. A shared queue with one worker per usable core did better at
+  // every concurrency measured. Either setting given on the command line wins.
+  if (!caf::get_if<caf::atom_value>(&cfg, "scheduler.policy"))
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (!caf::get_if<size_t>(&cfg, "scheduler.max-threads")) {
+    cpu_set_t set;
+    size_t cores = 1;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+      cores = std::max(1, CPU_COUNT(&set));
+    cfg.set("scheduler.max-threads", cores);
+  }
   auto proto = kam::tools::find_protocol(cfg.protocol);
   if (proto == nullptr) {
     std::string known;

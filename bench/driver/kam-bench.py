@@ -31,6 +31,9 @@ if RESULTS_DIR.startswith("@"):  # run from the source tree, not configured
 # print `listening on HOST:PORT` once accepting and exit on SIGTERM.
 SERVERS = {
     "kam": ["kam-serve", "--protocol=echo"],
+    # The same chassis with pipeline(echo, echo, echo) as the handler: what
+    # composition costs (two extra actor hops per message).
+    "kam-pipe": ["kam-serve", "--protocol=echo-pipeline"],
     "asio": ["bench-asio-echo"],
     "caf-broker": ["bench-caf-broker-echo"],
     "epoll": ["bench-epoll-echo"],

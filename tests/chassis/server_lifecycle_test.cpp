@@ -205,6 +205,42 @@ TEST_SUITE("chassis.server.lifecycle") {
     CHECK(fresh.recv_exact(5) == "three");
   }
 
+  TEST_CASE("a CSA that dies closes its own connection only; its handler ends") {
+    test_system ts;
+    auto rec = std::make_shared<recorder>();
+    // On "kill-csa" the handler kills its CSA (the sender of its input).
+    auto factory = [rec](caf::actor_system& sys) {
+      return sys.spawn([rec](component* self) -> caf::behavior {
+        self->attach_functor([rec] { rec->add("ended"); });
+        return {
+          [=](inbox_atom, bytes& data) {
+            if (as_text(data) == "kill-csa")
+              self->send_exit(caf::actor_cast<caf::actor>(self->current_sender()),
+                              caf::exit_reason::kill);
+            else
+              self->send_on(outbox, std::move(data));
+          },
+        };
+      });
+    };
+    auto srv = chassis::simple_server(*ts, factory, loopback_options());
+    REQUIRE(srv);
+    tcp_client other{"127.0.0.1", srv->port()};
+    REQUIRE(other.ok());
+    REQUIRE(other.send_all("a"));
+    CHECK(other.recv_exact(1) == "a");
+    tcp_client victim{"127.0.0.1", srv->port()};
+    REQUIRE(victim.ok());
+    REQUIRE(victim.send_all("kill-csa"));
+    bool eof = false;
+    victim.recv_until_eof(eof, 5000ms);
+    CHECK(eof); // its socket closed with its CSA
+    CHECK(rec->wait_for("ended"));
+    CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
+    REQUIRE(other.send_all("b"));
+    CHECK(other.recv_exact(1) == "b");
+  }
+
   TEST_CASE("a factory that throws or returns nothing closes that connection only") {
     test_system ts;
     std::atomic<int> calls{0};
