@@ -12,9 +12,9 @@
 // once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
 // signal closes what is left at once.
 #include <csignal>
-#include <sched.h>
 #include <cstdio>
 #include <iostream>
+#include <sched.h>
 #include <string>
 #include <thread>
 

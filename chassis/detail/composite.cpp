@@ -83,6 +83,11 @@ void composite::receive_on(box in, caf::message payload) {
     deliver_bytes(in, std::move(payload.get_mutable_as<bytes>(0)));
     return;
   }
+  if (!forward_routes(in, payload))
+    unrouted(in, std::move(payload));
+}
+
+bool composite::forward_routes(box in, const caf::message& payload) {
   bool any = false;
   for (auto& r : in_routes_) {
     if (r.in != in)
@@ -93,22 +98,11 @@ void composite::receive_on(box in, caf::message payload) {
     else
       emit(r.child_in, payload);
   }
-  if (!any)
-    unrouted(in, std::move(payload));
+  return any;
 }
 
 void composite::on_control(caf::message payload) {
-  bool any = false;
-  for (auto& r : in_routes_) {
-    if (r.in != control)
-      continue;
-    any = true;
-    if (r.child)
-      send(r.child, caf::make_message(r.child_in) + payload);
-    else
-      emit(r.child_in, payload);
-  }
-  if (!any)
+  if (!forward_routes(control, payload))
     unrouted(control, std::move(payload));
 }
 

@@ -93,6 +93,9 @@ protected:
   /// Messages on inbox `in` go to `child`'s inbox `child_in`.
   void route_in(runtime::box in, caf::actor child, runtime::box child_in);
 
+  /// Sends `payload` along every route from inbox `in`; false if none.
+  bool forward_routes(runtime::box in, const caf::message& payload);
+
   /// Messages on inbox `in` leave on this composite's outbox `out`
   /// (forwarded: the one case where data passes through the composite).
   void route_self(runtime::box in, runtime::box out);
