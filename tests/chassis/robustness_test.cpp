@@ -319,8 +319,7 @@ TEST_SUITE("chassis.robustness") {
     REQUIRE(srv);
     tcp_client a{"127.0.0.1", srv->port()};
     REQUIRE(a.ok());
-    REQUIRE(a.send_all("hi"));
-    REQUIRE(a.recv_exact(2) == "hi");
+    CHECK(round_trip(a, "hi"));
     REQUIRE(eventually([&] { return n.load() == 1; }));
     tcp_client b{"127.0.0.1", srv->port()};
     REQUIRE(b.ok());
@@ -357,13 +356,11 @@ TEST_SUITE("chassis.robustness") {
     REQUIRE(srv);
     tcp_client c{"127.0.0.1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("a"));
-    REQUIRE(c.recv_exact(1) == "a");
+    CHECK(round_trip(c, "a"));
     bool eof = false;
     c.recv_until_eof(eof, 600ms);
     CHECK_FALSE(eof);
-    REQUIRE(c.send_all("b"));
-    CHECK(c.recv_exact(1) == "b");
+    CHECK(round_trip(c, "b"));
   }
 
   // -- read deadline -----------------------------------------------------------------
@@ -378,12 +375,9 @@ TEST_SUITE("chassis.robustness") {
     REQUIRE(srv);
     tcp_client c{"127.0.0.1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("arm"));
-    REQUIRE(c.recv_exact(3) == "arm");
+    CHECK(round_trip(c, "arm"));
     auto t0 = clock_type::now();
-    bool eof = false;
-    c.recv_until_eof(eof, 3000ms);
-    CHECK(eof);
+    CHECK(sees_eof(c, 3000ms));
     CHECK(clock_type::now() - t0 < 1500ms);
     CHECK(eventually(
       [&] { return p->reason.load() == static_cast<int>(shutdown_reason::timeout); }));
@@ -398,16 +392,14 @@ TEST_SUITE("chassis.robustness") {
     REQUIRE(srv);
     tcp_client c{"127.0.0.1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("arm"));
-    REQUIRE(c.recv_exact(3) == "arm");
+    CHECK(round_trip(c, "arm"));
     std::this_thread::sleep_for(100ms);
     REQUIRE(c.send_all("x")); // within 300 ms: met
     CHECK(c.recv_exact(1) == "x");
     bool eof = false;
     c.recv_until_eof(eof, 800ms);
     CHECK_FALSE(eof);
-    REQUIRE(c.send_all("y"));
-    CHECK(c.recv_exact(1) == "y");
+    CHECK(round_trip(c, "y"));
     CHECK(p->reason.load() == -1);
   }
 

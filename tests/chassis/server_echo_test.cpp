@@ -112,8 +112,7 @@ TEST_SUITE("chassis.server.echo") {
     }
     tcp_client c{"::1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("six"));
-    CHECK(c.recv_exact(3) == "six");
+    CHECK(round_trip(c, "six"));
   }
 
   TEST_CASE("more_complex_server's factory receives the connection's addresses") {
@@ -129,8 +128,7 @@ TEST_SUITE("chassis.server.echo") {
     REQUIRE(srv);
     tcp_client c{"127.0.0.1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("x"));
-    CHECK(c.recv_exact(1) == "x");
+    CHECK(round_trip(c, "x"));
     sockaddr_in local{};
     socklen_t len = sizeof(local);
     ::getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &len);

@@ -121,8 +121,7 @@ TEST_SUITE("chassis.server.lifecycle") {
     {
       tcp_client c{"127.0.0.1", srv->port()};
       REQUIRE(c.ok());
-      REQUIRE(c.send_all("ping"));
-      CHECK(c.recv_exact(4) == "ping");
+      CHECK(round_trip(c, "ping"));
     }
     CHECK(rec->wait_for("socket_shutdown:peer_closed"));
     CHECK(rec->wait_for("ended"));
@@ -169,12 +168,9 @@ TEST_SUITE("chassis.server.lifecycle") {
     REQUIRE(srv);
     tcp_client c{"127.0.0.1", srv->port()};
     REQUIRE(c.ok());
-    REQUIRE(c.send_all("before"));
-    CHECK(c.recv_exact(6) == "before");
+    CHECK(round_trip(c, "before"));
     REQUIRE(c.send_all("quit"));
-    bool eof = false;
-    c.recv_until_eof(eof, 5000ms);
-    CHECK(eof);
+    CHECK(sees_eof(c, 5000ms));
     CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
     CHECK(srv->stats().handler_failures.load() == 0);
   }
@@ -187,22 +183,17 @@ TEST_SUITE("chassis.server.lifecycle") {
     REQUIRE(srv);
     tcp_client other{"127.0.0.1", srv->port()};
     REQUIRE(other.ok());
-    REQUIRE(other.send_all("one"));
-    CHECK(other.recv_exact(3) == "one");
+    CHECK(round_trip(other, "one"));
     tcp_client victim{"127.0.0.1", srv->port()};
     REQUIRE(victim.ok());
     REQUIRE(victim.send_all("boom"));
-    bool eof = false;
-    victim.recv_until_eof(eof, 5000ms);
-    CHECK(eof); // closed (EOF or reset both end the read)
+    CHECK(sees_eof(victim, 5000ms)); // closed (EOF or reset both end the read)
     CHECK(eventually([&] { return srv->stats().handler_failures.load() == 1; }));
     // The untouched connection and new ones still work.
-    REQUIRE(other.send_all("two"));
-    CHECK(other.recv_exact(3) == "two");
+    CHECK(round_trip(other, "two"));
     tcp_client fresh{"127.0.0.1", srv->port()};
     REQUIRE(fresh.ok());
-    REQUIRE(fresh.send_all("three"));
-    CHECK(fresh.recv_exact(5) == "three");
+    CHECK(round_trip(fresh, "three"));
   }
 
   TEST_CASE("a CSA that dies closes its own connection only; its handler ends") {
@@ -227,18 +218,14 @@ TEST_SUITE("chassis.server.lifecycle") {
     REQUIRE(srv);
     tcp_client other{"127.0.0.1", srv->port()};
     REQUIRE(other.ok());
-    REQUIRE(other.send_all("a"));
-    CHECK(other.recv_exact(1) == "a");
+    CHECK(round_trip(other, "a"));
     tcp_client victim{"127.0.0.1", srv->port()};
     REQUIRE(victim.ok());
     REQUIRE(victim.send_all("kill-csa"));
-    bool eof = false;
-    victim.recv_until_eof(eof, 5000ms);
-    CHECK(eof); // its socket closed with its CSA
+    CHECK(sees_eof(victim, 5000ms)); // its socket closed with its CSA
     CHECK(rec->wait_for("ended"));
     CHECK(eventually([&] { return srv->stats().closed.load() == 1; }));
-    REQUIRE(other.send_all("b"));
-    CHECK(other.recv_exact(1) == "b");
+    CHECK(round_trip(other, "b"));
   }
 
   TEST_CASE("a factory that throws or returns nothing closes that connection only") {
@@ -257,15 +244,12 @@ TEST_SUITE("chassis.server.lifecycle") {
     for (int i = 0; i < 2; ++i) {
       tcp_client bad{"127.0.0.1", srv->port()};
       REQUIRE(bad.ok());
-      bool eof = false;
-      bad.recv_until_eof(eof, 5000ms);
-      CHECK(eof);
+      CHECK(sees_eof(bad, 5000ms));
     }
     CHECK(srv->stats().factory_failures.load() == 2);
     tcp_client good{"127.0.0.1", srv->port()};
     REQUIRE(good.ok());
-    REQUIRE(good.send_all("fine"));
-    CHECK(good.recv_exact(4) == "fine");
+    CHECK(round_trip(good, "fine"));
   }
 
   TEST_CASE("a handler can stop the server through serversig") {
@@ -328,9 +312,7 @@ TEST_SUITE("chassis.server.lifecycle") {
     CHECK(srv->wait_for(10000ms));
     CHECK(std::chrono::steady_clock::now() - t0 < 5s); // by the deadline, loosely
     CHECK(srv->stats().forced_closes.load() == 1);
-    bool eof = false;
-    c.recv_until_eof(eof, 5000ms);
-    CHECK(eof);
+    CHECK(sees_eof(c, 5000ms));
   }
 
   TEST_CASE("a port in use is an error naming the address, not silence") {

@@ -169,6 +169,16 @@ void tcp_client::close() {
   fd_ = -1;
 }
 
+bool round_trip(tcp_client& c, std::string_view text, tcp_client::duration timeout) {
+  return c.send_all(text, timeout) && c.recv_exact(text.size(), timeout) == text;
+}
+
+bool sees_eof(tcp_client& c, tcp_client::duration timeout) {
+  bool eof = false;
+  c.recv_until_eof(eof, timeout);
+  return eof;
+}
+
 std::string random_bytes(size_t n, uint32_t seed) {
   std::mt19937 gen{seed};
   std::string s(n, '\0');

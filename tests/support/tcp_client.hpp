@@ -46,6 +46,13 @@ private:
   int fd_ = -1;
 };
 
+/// Sends `text` and returns whether exactly it comes back (an echo round trip).
+bool round_trip(tcp_client& c, std::string_view text,
+                tcp_client::duration timeout = tcp_client::duration{5000});
+
+/// Reads (and drops) until EOF; returns whether the server closed in time.
+bool sees_eof(tcp_client& c, tcp_client::duration timeout = tcp_client::duration{5000});
+
 /// A string of `n` pseudo-random bytes from `seed`.
 std::string random_bytes(size_t n, uint32_t seed);
 
