@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "runtime/actor_thread.hpp"
 #include "runtime/component.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/io_broker.hpp"
@@ -43,6 +44,9 @@ public:
     auto csa = std::move(m.csa);
     caf::actor handler;
     try {
+      // The handler (and whatever the factory spawns) lives where its CSA
+      // does: on the socket's I/O thread, when the broker runs actors there.
+      runtime::actor_thread_scope scope{runtime::home_of(csa)};
       handler = st_.cfg.factory(self_->system(), m.info);
     } catch (const std::exception& e) {
       caf::aout(self_) << "kam: protocol factory threw: " << e.what() << std::endl;

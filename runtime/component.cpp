@@ -4,12 +4,27 @@
 
 #include <caf/all.hpp>
 
+#include "runtime/actor_thread.hpp"
+
 namespace kam::runtime {
 
-component::component(caf::actor_config& cfg) : super(cfg) {
+component::component(caf::actor_config& cfg)
+  : super(cfg), home_(current_actor_thread()) {
   set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
     return static_cast<component*>(ptr)->on_unmatched(x);
   });
+}
+
+component::~component() = default;
+
+// Whoever wakes us, we run at home (as caf::io's brokers run on their
+// multiplexer): CAF schedules an actor on the execution unit it is given.
+void component::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  super::enqueue(std::move(ptr), home_ ? home_->unit() : eu);
+}
+
+void component::launch(caf::execution_unit* eu, bool lazy, bool hide) {
+  super::launch(home_ ? home_->unit() : eu, lazy, hide);
 }
 
 void component::on_exit() {

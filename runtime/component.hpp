@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "runtime/ipc.hpp"
 
 namespace kam::runtime {
+
+class actor_thread;
 
 /// A Kamaelia component: a CAF event-based actor with named boxes.
 ///
@@ -36,13 +39,27 @@ namespace kam::runtime {
 /// (or `shutdown_microprocess`) on `signal`; `pause_producing` and
 /// `resume_producing` are ignored (flow control is advisory). Anything else is
 /// reported and dropped. Every member function must be called from this actor only.
+///
+/// Where it runs: a component made while an actor_thread is current (on an
+/// I/O thread, or inside the chassis's factory call for a connection) runs
+/// on that thread, next to its socket; otherwise on CAF's scheduler. See
+/// runtime/actor_thread.hpp.
 class component : public caf::event_based_actor {
 public:
   using super = caf::event_based_actor;
 
   explicit component(caf::actor_config& cfg);
+  ~component() override;
 
   const char* name() const override { return "kam.component"; }
+
+  /// The thread this component runs on, or null for CAF's scheduler. Fixed
+  /// at construction; any thread may read it.
+  const std::shared_ptr<actor_thread>& home() const { return home_; }
+
+  using super::enqueue;
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
+  void launch(caf::execution_unit* eu, bool lazy, bool hide) override;
 
   /// Drops every link. Link tables hold strong references, and two linked
   /// components (handler <-> CSA) would otherwise keep each other alive
@@ -116,6 +133,7 @@ private:
 
   caf::result<caf::message> on_unmatched(caf::message_view& x);
 
+  std::shared_ptr<actor_thread> home_;
   std::vector<link_entry> links_;
   std::vector<inbound_entry> inbound_;
   std::vector<outbound_entry> outbound_;

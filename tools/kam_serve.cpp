@@ -44,6 +44,7 @@ public:
   int64_t write_high = 1024 * 1024;
   int64_t write_low = 256 * 1024;
   int64_t write_hard = 4 * 1024 * 1024;
+  std::string placement = "io";
 
   config() {
     opt_group{custom_options_, "global"}
@@ -57,7 +58,10 @@ public:
       .add(idle_timeout, "idle-timeout", "seconds without traffic to close, 0 = off")
       .add(write_high, "write-high-watermark", "queued bytes that pause a handler")
       .add(write_low, "write-low-watermark", "queued bytes that resume it")
-      .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client");
+      .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client")
+      .add(placement, "placement",
+           "where connection actors run: io (their socket's I/O thread) or "
+           "scheduler (CAF's workers)");
   }
 };
 
@@ -100,6 +104,8 @@ int main(int argc, char** argv) {
     return fail("--max-connections must not be negative");
   if (!(cfg.idle_timeout >= 0) || cfg.idle_timeout > 86400)
     return fail("--idle-timeout must be between 0 and 86400 seconds");
+  if (cfg.placement != "io" && cfg.placement != "scheduler")
+    return fail("--placement must be io or scheduler, not '" + cfg.placement + "'");
   if (cfg.write_low < 0 || cfg.write_high < 1 || cfg.write_hard < 1)
     return fail("--write-* limits must be positive");
   if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
@@ -142,6 +148,7 @@ int main(int argc, char** argv) {
   opts.listen.write_high_watermark = static_cast<size_t>(cfg.write_high);
   opts.listen.write_low_watermark = static_cast<size_t>(cfg.write_low);
   opts.listen.write_hard_limit = static_cast<size_t>(cfg.write_hard);
+  opts.listen.actors_on_io_threads = cfg.placement == "io";
   opts.drain_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout * 1000));
   auto srv = kam::chassis::more_complex_server(sys, proto->factory, opts);

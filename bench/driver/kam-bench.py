@@ -34,6 +34,9 @@ SERVERS = {
     # The same chassis with pipeline(echo, echo, echo) as the handler: what
     # composition costs (two extra actor hops per message).
     "kam-pipe": ["kam-serve", "--protocol=echo-pipeline"],
+    # The chassis with its connection actors on CAF's scheduler instead of
+    # their socket's I/O thread (the placement before issue 4's redesign).
+    "kam-sched": ["kam-serve", "--protocol=echo", "--placement=scheduler"],
     "asio": ["bench-asio-echo"],
     "caf-broker": ["bench-caf-broker-echo"],
     "epoll": ["bench-epoll-echo"],

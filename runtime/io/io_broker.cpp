@@ -14,6 +14,7 @@
 #include <caf/send.hpp>
 #include <sys/socket.h>
 
+#include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/detail/tcp_connection.hpp"
@@ -40,6 +41,9 @@ struct worker {
   asio::steady_timer timer;
   bool backing_off = false;
   bool limited = false; // at max_connections, not waiting to accept
+  /// Runs the CSAs (and, through the chassis, the handlers) of this
+  /// thread's sockets; null when listen_options::actors_on_io_threads is off.
+  std::shared_ptr<actor_thread> home;
   std::thread thread;
 };
 
@@ -215,6 +219,9 @@ io_broker::~io_broker() {
     impl_->gate->on_room(nullptr);
   stop();
   join();
+  for (auto& w : impl_->workers)
+    if (w->home) // never ran, or ran on a thread we could not join
+      w->home->close();
 }
 
 caf::expected<std::shared_ptr<io_broker>>
@@ -256,6 +263,8 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
   }
   for (size_t i = 0; i < n; ++i) {
     auto w = std::make_unique<worker>(i);
+    if (ptr->opts.actors_on_io_threads)
+      w->home = std::make_shared<actor_thread>(sys, w->ioc);
     auto& acc = w->acceptor;
     acc.open(ep.protocol(), ec);
     if (ec)
@@ -291,7 +300,14 @@ void io_broker::run(caf::actor chassis) {
   for (auto& w : impl_->workers) {
     impl_->wait_accept(*w);
     auto* wp = w.get();
-    w->thread = std::thread([wp] { wp->ioc.run(); });
+    w->thread = std::thread([wp] {
+      {
+        actor_thread_scope scope{wp->home}; // the CSAs spawned here live here
+        wp->ioc.run();
+      }
+      if (wp->home)
+        wp->home->close();
+    });
   }
 }
 
@@ -305,6 +321,10 @@ std::string io_broker::host() const {
 
 size_t io_broker::threads() const {
   return impl_->workers.size();
+}
+
+std::shared_ptr<actor_thread> io_broker::home(size_t i) const {
+  return impl_->workers.at(i)->home;
 }
 
 void io_broker::close_listeners() {

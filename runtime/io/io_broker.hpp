@@ -10,6 +10,10 @@
 #include "runtime/io/listen_options.hpp"
 #include "runtime/stats.hpp"
 
+namespace kam::runtime {
+class actor_thread;
+} // namespace kam::runtime
+
 namespace kam::runtime::io {
 
 /// Kamaelia's TCPServer: Boost.Asio listeners and I/O threads.
@@ -47,6 +51,10 @@ public:
 
   /// Number of I/O threads.
   size_t threads() const;
+
+  /// The actor_thread of I/O thread `i` (< threads()), or null when
+  /// listen_options::actors_on_io_threads is off.
+  std::shared_ptr<actor_thread> home(size_t i) const;
 
   /// Closes the listeners: new connects are refused; open sockets go on.
   void close_listeners();

@@ -26,6 +26,11 @@ struct listen_options {
   /// I/O threads, each with its own io_context and SO_REUSEPORT listener;
   /// 0 means one per core.
   size_t threads = 0;
+  /// Run each connection's CSA and handler on the I/O thread that owns its
+  /// socket (they stay CAF actors; see runtime/actor_thread.hpp), so a round
+  /// trip crosses no thread. Off: they run on CAF's scheduler and every
+  /// message between socket and actor is a hand-off between threads.
+  bool actors_on_io_threads = true;
   /// TCP_NODELAY on accepted sockets.
   bool no_delay = true;
   /// Extra options applied to every listening socket before bind().

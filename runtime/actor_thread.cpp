@@ -1,0 +1,144 @@
+#include "runtime/actor_thread.hpp"
+
+#include <thread>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "runtime/component.hpp"
+
+namespace kam::runtime {
+
+namespace {
+
+thread_local std::shared_ptr<actor_thread> current_home;
+
+/// One resumption posted to the io_context. Holds the reference exec() took
+/// over; if the io_context is destroyed with the job still queued, the job
+/// goes to CAF's scheduler rather than being lost with its actor's mailbox.
+class resume_job {
+public:
+  resume_job(actor_thread* home, caf::resumable* job, caf::actor_system* sys)
+    : home_(home), job_(job), sys_(sys) {}
+  resume_job(resume_job&& other) noexcept
+    : home_(other.home_), job_(std::exchange(other.job_, nullptr)), sys_(other.sys_) {}
+  resume_job& operator=(resume_job&&) = delete;
+  ~resume_job() {
+    if (job_ != nullptr)
+      sys_->scheduler().enqueue(job_);
+  }
+
+  template <class F>
+  void run(F&& f) {
+    f(std::exchange(job_, nullptr));
+  }
+
+  actor_thread* home() const { return home_; }
+
+private:
+  actor_thread* home_;
+  caf::resumable* job_;
+  caf::actor_system* sys_;
+};
+
+} // namespace
+
+/// What components living on the thread are scheduled with: wakes them on it.
+class actor_thread::home_unit : public caf::execution_unit {
+public:
+  home_unit(caf::actor_system* sys, actor_thread* owner)
+    : caf::execution_unit(sys), owner_(owner) {}
+  void exec_later(caf::resumable* ptr) override { owner_->exec(ptr); }
+
+private:
+  actor_thread* owner_;
+};
+
+/// What actors run with while resumed here (their context()): whatever they
+/// wake that has no home of its own goes to CAF's scheduler, as from any
+/// thread outside it.
+class actor_thread::context_unit : public caf::execution_unit {
+public:
+  using caf::execution_unit::execution_unit;
+  void exec_later(caf::resumable* ptr) override { system().scheduler().enqueue(ptr); }
+};
+
+actor_thread::actor_thread(caf::actor_system& sys, boost::asio::io_context& ioc,
+                           size_t max_throughput)
+  : sys_(sys), ioc_(ioc), max_throughput_(max_throughput == 0 ? 1 : max_throughput),
+    home_(std::make_unique<home_unit>(&sys, this)),
+    context_(std::make_unique<context_unit>(&sys)) {}
+
+actor_thread::~actor_thread() = default;
+
+caf::execution_unit* actor_thread::unit() {
+  return home_.get();
+}
+
+void actor_thread::exec(caf::resumable* job) {
+  // posting_ lets close() wait out a post that saw closed_ == false.
+  posting_.fetch_add(1, std::memory_order_seq_cst);
+  if (closed_.load(std::memory_order_seq_cst)) {
+    posting_.fetch_sub(1, std::memory_order_release);
+    sys_.scheduler().enqueue(job);
+    return;
+  }
+  boost::asio::post(ioc_, [j = resume_job(this, job, &sys_)]() mutable {
+    j.run([home = j.home()](caf::resumable* r) { home->resume(r); });
+  });
+  posting_.fetch_sub(1, std::memory_order_release);
+}
+
+void actor_thread::resume(caf::resumable* job) {
+  switch (job->resume(context_.get(), max_throughput_)) {
+  case caf::resumable::resume_later:
+    // More in its mailbox: other sockets and actors on this thread first.
+    exec(job);
+    break;
+  case caf::resumable::shutdown_execution_unit:
+    break; // not ours to count
+  case caf::resumable::done:
+  case caf::resumable::awaiting_message:
+    caf::intrusive_ptr_release(job);
+    break;
+  }
+}
+
+void actor_thread::close() {
+  if (closed_.exchange(true, std::memory_order_seq_cst))
+    return;
+  while (posting_.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
+  // Everything posted before now still runs here, in order; what those jobs
+  // post for themselves goes to the scheduler.
+  ioc_.restart();
+  while (ioc_.poll() != 0)
+    ;
+}
+
+std::shared_ptr<actor_thread> current_actor_thread() {
+  return current_home;
+}
+
+actor_thread_scope::actor_thread_scope(std::shared_ptr<actor_thread> home)
+  : prev_(std::exchange(current_home, std::move(home))) {}
+
+actor_thread_scope::~actor_thread_scope() {
+  current_home = std::move(prev_);
+}
+
+std::shared_ptr<actor_thread> home_of(const caf::actor& x) {
+  if (!x)
+    return nullptr;
+  auto* c = dynamic_cast<component*>(caf::actor_cast<caf::abstract_actor*>(x));
+  return c != nullptr ? c->home() : nullptr;
+}
+
+} // namespace kam::runtime

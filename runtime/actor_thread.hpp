@@ -1,0 +1,93 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace kam::runtime {
+
+/// A thread that runs components between its own jobs: an I/O thread whose
+/// Asio io_context also resumes the CAF actors placed on it.
+///
+/// CAF runs an actor on the execution unit that schedules it (caf::io's
+/// brokers run on their multiplexer thread this way). A component made while
+/// an actor_thread is current (see actor_thread_scope) keeps it as its home:
+/// every wake-up of that component is posted to the home's io_context and
+/// resumed there, so a connection's CSA and handler run on the thread that
+/// owns its socket and a round trip crosses no thread. The components stay
+/// ordinary CAF actors (mailbox, behavior, links, monitors, timers); actors
+/// they wake that have no home (plain CAF actors, components made elsewhere)
+/// go to CAF's scheduler as usual.
+///
+/// Once close() has run (the io_context stopped for good), components whose
+/// home it is are resumed by CAF's scheduler instead, so none is stranded.
+///
+/// Thread rule: exec() and unit() are thread safe; close() runs once, on the
+/// io_context's thread after its run() returned (or on any thread if it never ran).
+class actor_thread : public std::enable_shared_from_this<actor_thread> {
+public:
+  /// Resumes at most `max_throughput` messages per actor per turn, then lets
+  /// the io_context's other work (sockets) run.
+  actor_thread(caf::actor_system& sys, boost::asio::io_context& ioc,
+               size_t max_throughput = 64);
+  ~actor_thread();
+
+  actor_thread(const actor_thread&) = delete;
+  actor_thread& operator=(const actor_thread&) = delete;
+
+  /// The execution unit to schedule a component living here with.
+  caf::execution_unit* unit();
+
+  /// Runs what is still posted, then hands later jobs to CAF's scheduler.
+  void close();
+
+  /// Whether close() has begun.
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+  class home_unit;
+  class context_unit;
+
+private:
+  friend class home_unit;
+
+  /// Takes over one reference to `job`.
+  void exec(caf::resumable* job);
+  void resume(caf::resumable* job);
+
+  caf::actor_system& sys_;
+  boost::asio::io_context& ioc_;
+  size_t max_throughput_;
+  std::unique_ptr<home_unit> home_;
+  std::unique_ptr<context_unit> context_;
+  std::atomic<bool> closed_{false};
+  std::atomic<size_t> posting_{0};
+};
+
+/// The actor_thread components made on this thread get as their home (null:
+/// CAF's scheduler). An I/O thread has its own for its whole life; the
+/// chassis sets the connection's around its factory call.
+std::shared_ptr<actor_thread> current_actor_thread();
+
+/// Makes `home` current on this thread until the scope ends (null: none).
+class actor_thread_scope {
+public:
+  explicit actor_thread_scope(std::shared_ptr<actor_thread> home);
+  ~actor_thread_scope();
+
+  actor_thread_scope(const actor_thread_scope&) = delete;
+  actor_thread_scope& operator=(const actor_thread_scope&) = delete;
+
+private:
+  std::shared_ptr<actor_thread> prev_;
+};
+
+/// The home of `x` if it is a local component placed on an actor_thread.
+std::shared_ptr<actor_thread> home_of(const caf::actor& x);
+
+} // namespace kam::runtime
