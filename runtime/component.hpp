@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -56,6 +57,11 @@ public:
   /// The thread this component runs on, or null for CAF's scheduler. Fixed
   /// at construction; any thread may read it.
   const std::shared_ptr<actor_thread>& home() const { return home_; }
+
+  /// Internal (runtime/scheduler.cpp): whether this component ever set a
+  /// timeout with CAF's clock, so its end must cancel timeouts there.
+  bool uses_clock() const { return uses_clock_.load(std::memory_order_relaxed); }
+  void mark_uses_clock() { uses_clock_.store(true, std::memory_order_relaxed); }
 
   using super::enqueue;
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
@@ -134,6 +140,7 @@ private:
   caf::result<caf::message> on_unmatched(caf::message_view& x);
 
   std::shared_ptr<actor_thread> home_;
+  std::atomic<bool> uses_clock_{false};
   std::vector<link_entry> links_;
   std::vector<inbound_entry> inbound_;
   std::vector<outbound_entry> outbound_;

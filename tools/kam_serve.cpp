@@ -27,6 +27,7 @@
 #include "chassis/server.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/ipc.hpp"
+#include "runtime/scheduler.hpp"
 #include "tools/protocol_table.hpp"
 
 namespace {
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
       cores = std::max(1, CPU_COUNT(&set));
     cfg.set("scheduler.max-threads", cores);
   }
+  kam::runtime::install_scheduler(cfg);
   auto proto = kam::tools::find_protocol(cfg.protocol);
   if (proto == nullptr) {
     std::string known;
