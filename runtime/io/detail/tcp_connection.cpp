@@ -34,7 +34,7 @@ tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options&
                                std::shared_ptr<connection_gate> gate)
   : sock_(std::move(sock)), linger_timer_(sock_.get_executor()),
     idle_timer_(sock_.get_executor()), deadline_timer_(sock_.get_executor()),
-    max_read_(opts.max_read_per_event), linger_(opts.linger),
+    max_read_(std::max<size_t>(opts.max_read_per_event, 1)), linger_(opts.linger),
     high_(std::max<size_t>(opts.write_high_watermark, 1)),
     low_(std::min(opts.write_low_watermark, high_)),
     hard_(std::max(opts.write_hard_limit, high_)), idle_timeout_(opts.idle_timeout),
@@ -217,58 +217,37 @@ void tcp_connection::close_now(shutdown_reason why) {
 
 void tcp_connection::drain() {
   asio::post(sock_.get_executor(), [self = shared_from_this()] {
-    if (!self->closed_ && !self->input_done_ && self->started_) {
-      bytes data;
-      // Bounded: a client that never stops sending cannot hold the drain.
-      auto r = self->read_into(data, 64 * self->max_read_);
-      self->deliver(std::move(data));
-      self->input_done_ = true;
-      if (r == read_result::failed)
-        return;
-    }
-    self->input_done_ = true;
-    if (self->csa_)
-      caf::anon_send(self->csa_, io_drained_atom::value);
+    if (self->draining_)
+      return;
+    self->draining_ = true; // no new reads from here
+    if (self->read_wait_)
+      // A read Asio tried at once may have bytes whose completion is queued
+      // ahead of us: let it deliver them first.
+      asio::post(self->sock_.get_executor(), [self] { self->finish_drain(); });
+    else
+      self->finish_drain();
   });
 }
 
-void tcp_connection::wait_readable() {
-  if (closed_ || read_wait_ || read_paused_ || (input_done_ && !lingering_))
-    return;
-  read_wait_ = true;
-  sock_.async_wait(asio::ip::tcp::socket::wait_read,
-                   [self = shared_from_this()](const error_code& ec) {
-                     self->read_wait_ = false;
-                     self->on_readable(ec);
-                   });
+void tcp_connection::finish_drain() {
+  if (!closed_ && !input_done_ && started_) {
+    bytes data;
+    // Bounded: a client that never stops sending cannot hold the drain.
+    auto r = read_into(data, 64 * max_read_);
+    deliver(std::move(data));
+    input_done_ = true;
+    if (r == read_result::failed)
+      return;
+  }
+  input_done_ = true;
+  if (csa_)
+    caf::anon_send(csa_, io_drained_atom::value);
 }
 
-void tcp_connection::on_readable(const error_code& ec) {
-  if (closed_ || ec == asio::error::operation_aborted)
+void tcp_connection::wait_readable() {
+  if (closed_ || read_wait_ || ((input_done_ || draining_) && !lingering_))
     return;
-  if (ec) {
-    fail(ec);
-    return;
-  }
-  if (lingering_) {
-    // Discard whatever the peer still sends until its FIN.
-    bytes sink;
-    for (;;) {
-      sink.clear();
-      auto r = read_into(sink, read_chunk);
-      if (r == read_result::would_block) {
-        wait_readable();
-        return;
-      }
-      if (r != read_result::more) {
-        finish_linger();
-        return;
-      }
-    }
-  }
-  if (input_done_)
-    return;
-  if (queued_.load(std::memory_order_relaxed) >= hard_) {
+  if (!lingering_ && queued_.load(std::memory_order_relaxed) >= hard_) {
     // The client sends faster than it reads what we send back: leave its
     // bytes in the kernel until consumed() finds the queue low again.
     read_paused_.store(true);
@@ -278,8 +257,52 @@ void tcp_connection::on_readable(const error_code& ec) {
       return;
     read_paused_.store(false);
   }
-  bytes data;
-  auto r = read_into(data, max_read_);
+  if (read_paused_)
+    return;
+  if (!rbuf_) // small until a read fills it: idle sockets cost little memory
+    rbuf_.reset(new char[rbuf_size_ = std::min<size_t>(2048, rsize())]);
+  read_wait_ = true;
+  // A read, not a readiness wait: Asio tries it at once only when the last
+  // read filled its buffer, and otherwise queues it without re-arming epoll
+  // (a wait re-arms with epoll_ctl each time). So a message costs one recv.
+  sock_.async_read_some(asio::buffer(rbuf_.get(), rbuf_size_),
+                        [self = shared_from_this()](const error_code& ec, size_t n) {
+                          self->read_wait_ = false;
+                          self->on_read(ec, n);
+                        });
+}
+
+void tcp_connection::on_read(const error_code& ec, size_t n) {
+  if (closed_ || ec == asio::error::operation_aborted)
+    return;
+  if (ec == asio::error::eof) {
+    if (lingering_) {
+      finish_linger();
+    } else if (!input_done_) {
+      input_done_ = true;
+      if (csa_)
+        caf::anon_send(csa_, io_eof_atom::value);
+    }
+    return;
+  }
+  if (ec) {
+    fail(ec);
+    return;
+  }
+  if (lingering_) { // discard what the peer still sends until its FIN
+    wait_readable();
+    return;
+  }
+  if (input_done_) // drained meanwhile: input is over
+    return;
+  bytes data(rbuf_.get(), rbuf_.get() + n);
+  auto r = read_result::would_block;
+  if (n == rbuf_size_) {
+    if (rbuf_size_ < rsize()) // a busy socket: read in large chunks from now on
+      rbuf_.reset(new char[rbuf_size_ = rsize()]);
+    if (max_read_ > n) // more may be waiting: one message per event
+      r = read_into(data, max_read_ - n);
+  }
   if (!data.empty()) {
     touch();
     deadline_set_ = false; // met
@@ -287,12 +310,8 @@ void tcp_connection::on_readable(const error_code& ec) {
   deliver(std::move(data));
   switch (r) {
   case read_result::would_block:
+  case read_result::more: // bound hit: the next read queues behind other work
     wait_readable();
-    break;
-  case read_result::more:
-    // Bound hit: let other connections on this thread run, then go on.
-    asio::post(sock_.get_executor(),
-               [self = shared_from_this()] { self->on_readable(error_code{}); });
     break;
   case read_result::eof:
     input_done_ = true;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -140,7 +141,10 @@ private:
   void time_out();
   void on_idle_timer();
   void release_gate();
-  void on_readable(const boost::system::error_code& ec);
+  void on_read(const boost::system::error_code& ec, size_t n);
+  void finish_drain();
+  /// Size of rbuf_: 64 KiB, or less when a read event is bounded lower.
+  size_t rsize() const { return std::min<size_t>(64 * 1024, max_read_); }
   read_result read_into(bytes& out, size_t limit);
   void deliver(bytes&& data);
   void flush_pending();
@@ -183,6 +187,8 @@ private:
   int fd_ = -1;
 
   // I/O thread only.
+  std::unique_ptr<char[]> rbuf_; // what async reads fill, allocated on first use
+  size_t rbuf_size_ = 0;
   std::deque<bytes> wq_;
   size_t wq_offset_ = 0;
   std::vector<boost::asio::const_buffer> iov_;
@@ -190,6 +196,7 @@ private:
   bool read_wait_ = false;
   bool write_wait_ = false;
   bool input_done_ = false;
+  bool draining_ = false; // drain() ran: no new reads; input ends soon
   bool closing_ = false;
   bool lingering_ = false;
   bool closed_ = false;
