@@ -238,6 +238,7 @@ void tcp_connection::finish_drain() {
     input_done_ = true;
     if (r == read_result::failed)
       return;
+    peer_eof_ = r == read_result::eof;
   }
   input_done_ = true;
   if (csa_)
@@ -276,13 +277,10 @@ void tcp_connection::on_read(const error_code& ec, size_t n) {
   if (closed_ || ec == asio::error::operation_aborted)
     return;
   if (ec == asio::error::eof) {
-    if (lingering_) {
+    if (lingering_)
       finish_linger();
-    } else if (!input_done_) {
-      input_done_ = true;
-      if (csa_)
-        caf::anon_send(csa_, io_eof_atom::value);
-    }
+    else
+      peer_finished();
     return;
   }
   if (ec) {
@@ -314,13 +312,20 @@ void tcp_connection::on_read(const error_code& ec, size_t n) {
     wait_readable();
     break;
   case read_result::eof:
-    input_done_ = true;
-    if (csa_)
-      caf::anon_send(csa_, io_eof_atom::value);
+    peer_finished();
     break;
   case read_result::failed:
     break; // fail() already ran
   }
+}
+
+void tcp_connection::peer_finished() {
+  peer_eof_ = true;
+  if (input_done_) // drained before: the CSA heard io_drained
+    return;
+  input_done_ = true;
+  if (csa_)
+    caf::anon_send(csa_, io_eof_atom::value);
 }
 
 tcp_connection::read_result tcp_connection::read_into(bytes& out, size_t limit) {
@@ -440,6 +445,14 @@ void tcp_connection::shutdown_output() {
   if (closed_ || lingering_)
     return;
   revoke_direct();
+  if (peer_eof_) {
+    // The peer sent its FIN and we read up to it: nothing left to wait for.
+    // close() sends what the kernel still holds for the peer, then our FIN.
+    if (csa_)
+      caf::anon_send(csa_, io_closed_atom::value, shutdown_reason::closed);
+    close_socket();
+    return;
+  }
   error_code ec;
   sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   lingering_ = true;

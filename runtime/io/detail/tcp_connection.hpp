@@ -143,6 +143,8 @@ private:
   void release_gate();
   void on_read(const boost::system::error_code& ec, size_t n);
   void finish_drain();
+  /// The peer's FIN arrived: input is over.
+  void peer_finished();
   /// Size of rbuf_: 64 KiB, or less when a read event is bounded lower.
   size_t rsize() const { return std::min<size_t>(64 * 1024, max_read_); }
   read_result read_into(bytes& out, size_t limit);
@@ -197,6 +199,7 @@ private:
   bool write_wait_ = false;
   bool input_done_ = false;
   bool draining_ = false; // drain() ran: no new reads; input ends soon
+  bool peer_eof_ = false;  // read up to the peer's FIN
   bool closing_ = false;
   bool lingering_ = false;
   bool closed_ = false;
