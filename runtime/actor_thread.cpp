@@ -18,7 +18,9 @@ namespace kam::runtime {
 
 namespace {
 
-thread_local std::shared_ptr<actor_thread> current_home;
+/// The home components made on this thread get (raw: set around every
+/// resume, so it must be cheap; actor_thread_scope keeps it alive).
+thread_local actor_thread* current_home = nullptr;
 
 /// One resumption posted to the io_context. Holds the reference exec() took
 /// over; if the io_context is destroyed with the job still queued, the job
@@ -97,7 +99,11 @@ void actor_thread::exec(caf::resumable* job) {
 }
 
 void actor_thread::resume(caf::resumable* job) {
-  switch (job->resume(context_.get(), max_throughput_)) {
+  // What a component spawns while it runs here lives here too.
+  auto* prev = std::exchange(current_home, this);
+  auto result = job->resume(context_.get(), max_throughput_);
+  current_home = prev;
+  switch (result) {
   case caf::resumable::resume_later:
     // More in its mailbox: other sockets and actors on this thread first.
     exec(job);
@@ -114,7 +120,7 @@ void actor_thread::resume(caf::resumable* job) {
 void actor_thread::close() {
   if (closed_.exchange(true, std::memory_order_seq_cst))
     return;
-  while (posting_.load(std::memory_order_acquire) != 0)
+  while (posting_.load(std::memory_order_seq_cst) != 0)
     std::this_thread::yield();
   // Everything posted before now still runs here, in order; what those jobs
   // post for themselves goes to the scheduler.
@@ -124,14 +130,14 @@ void actor_thread::close() {
 }
 
 std::shared_ptr<actor_thread> current_actor_thread() {
-  return current_home;
+  return current_home != nullptr ? current_home->shared_from_this() : nullptr;
 }
 
 actor_thread_scope::actor_thread_scope(std::shared_ptr<actor_thread> home)
-  : prev_(std::exchange(current_home, std::move(home))) {}
+  : home_(std::move(home)), prev_(std::exchange(current_home, home_.get())) {}
 
 actor_thread_scope::~actor_thread_scope() {
-  current_home = std::move(prev_);
+  current_home = prev_;
 }
 
 std::shared_ptr<actor_thread> home_of(const caf::actor& x) {

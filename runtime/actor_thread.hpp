@@ -70,8 +70,9 @@ private:
 };
 
 /// The actor_thread components made on this thread get as their home (null:
-/// CAF's scheduler). An I/O thread has its own for its whole life; the
-/// chassis sets the connection's around its factory call.
+/// CAF's scheduler). An I/O thread has its own for its whole life, and it is
+/// current while a component runs on it (so what a component spawns lives
+/// with it); the chassis sets the connection's around its factory call.
 std::shared_ptr<actor_thread> current_actor_thread();
 
 /// Makes `home` current on this thread until the scope ends (null: none).
@@ -84,7 +85,8 @@ public:
   actor_thread_scope& operator=(const actor_thread_scope&) = delete;
 
 private:
-  std::shared_ptr<actor_thread> prev_;
+  std::shared_ptr<actor_thread> home_;
+  actor_thread* prev_;
 };
 
 /// The home of `x` if it is a local component placed on an actor_thread.

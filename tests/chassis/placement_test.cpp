@@ -26,8 +26,10 @@ namespace {
 /// What the factory and the handlers saw. Thread safe.
 struct placement_log {
   struct handler_info {
-    std::thread::id factory_thread;   ///< where the factory made it
-    const actor_thread* home = nullptr; ///< home_of(handler) then
+    std::thread::id factory_thread;         ///< where the factory made it
+    const actor_thread* home = nullptr;     ///< home_of(handler) then
+    const actor_thread* csa_home = nullptr; ///< home_of(its CSA), seen by it
+    bool csa_seen = false;
     std::vector<std::thread::id> threads; ///< one per behavior init / message
   };
 
@@ -43,6 +45,12 @@ struct placement_log {
     by_handler[id].threads.push_back(std::this_thread::get_id());
   }
 
+  void csa(caf::actor_id id, const actor_thread* home) {
+    std::lock_guard<std::mutex> guard{mtx};
+    by_handler[id].csa_home = home;
+    by_handler[id].csa_seen = true;
+  }
+
   std::map<caf::actor_id, handler_info> snapshot() {
     std::lock_guard<std::mutex> guard{mtx};
     return by_handler;
@@ -52,13 +60,15 @@ struct placement_log {
   std::map<caf::actor_id, handler_info> by_handler;
 };
 
-/// Echo that notes the thread of its initialization and of every message.
+/// Echo that notes the thread of its initialization and of every message,
+/// and the home of its CSA (its outbox's target, wired by the chassis).
 /// Control messages take component's default (finish and end).
 caf::behavior thread_echo(component* self, std::shared_ptr<placement_log> log) {
   log->ran(self->id());
   return {
     [=](inbox_atom, bytes& data) {
       log->ran(self->id());
+      log->csa(self->id(), home_of(self->target(outbox).first).get());
       self->send_on(outbox, std::move(data));
     },
   };
@@ -90,7 +100,8 @@ int echo_many(uint16_t port, size_t n, int rounds) {
   int ok = 0;
   for (int r = 0; r < rounds; ++r)
     for (size_t i = 0; i < n; ++i)
-      if (round_trip(clients[i], "conn " + std::to_string(i) + " round " + std::to_string(r)))
+      if (round_trip(clients[i],
+                     "conn " + std::to_string(i) + " round " + std::to_string(r)))
         ++ok;
   return ok;
 }
@@ -103,7 +114,8 @@ TEST_SUITE("chassis.placement") {
             "that thread") {
     test_system ts;
     auto log = std::make_shared<placement_log>();
-    auto srv = chassis::simple_server(*ts, thread_echo_factory(log), placement_options(1, true));
+    auto srv =
+      chassis::simple_server(*ts, thread_echo_factory(log), placement_options(1, true));
     REQUIRE(srv);
     auto core_home = home_of(srv->core());
     CHECK(core_home != nullptr); // the chassis lives on I/O thread 0
@@ -123,6 +135,8 @@ TEST_SUITE("chassis.placement") {
       INFO("handler " << id);
       CHECK(h.home != nullptr);
       CHECK(h.home == core_home.get()); // one I/O thread: one home
+      CHECK(h.csa_seen);
+      CHECK(h.csa_home == h.home); // next to its socket
       threads.insert(h.factory_thread);
       for (auto t : h.threads)
         threads.insert(t);
@@ -149,6 +163,8 @@ TEST_SUITE("chassis.placement") {
     for (auto& [id, h] : seen) {
       INFO("handler " << id);
       CHECK(h.home == nullptr);
+      CHECK(h.csa_seen);
+      CHECK(h.csa_home == nullptr);
       CHECK(h.threads.size() == size_t{1 + rounds});
     }
   }
@@ -157,7 +173,8 @@ TEST_SUITE("chassis.placement") {
             "its home's thread") {
     test_system ts;
     auto log = std::make_shared<placement_log>();
-    auto srv = chassis::simple_server(*ts, thread_echo_factory(log), placement_options(2, true));
+    auto srv =
+      chassis::simple_server(*ts, thread_echo_factory(log), placement_options(2, true));
     REQUIRE(srv);
     auto core_home = home_of(srv->core());
     REQUIRE(core_home != nullptr);
@@ -172,6 +189,8 @@ TEST_SUITE("chassis.placement") {
       INFO("handler " << id);
       REQUIRE(h.home != nullptr);
       REQUIRE(!h.threads.empty());
+      CHECK(h.csa_seen);
+      CHECK(h.csa_home == h.home); // on its socket's I/O thread, not the chassis's
       CHECK(h.threads.size() == size_t{1 + rounds});
       std::set<std::thread::id> own(h.threads.begin(), h.threads.end());
       CHECK(own.size() == 1); // never moves
@@ -211,6 +230,8 @@ TEST_SUITE("chassis.placement") {
     for (auto& [id, h] : seen) {
       INFO("handler " << id);
       CHECK(h.home == nullptr);
+      CHECK(h.csa_seen);
+      CHECK(h.csa_home == nullptr);
       CHECK(h.threads.size() == size_t{1 + rounds});
     }
   }

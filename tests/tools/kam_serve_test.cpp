@@ -341,6 +341,16 @@ TEST_SUITE("kam-serve") {
     CHECK(echoes(c, "hello, kamaelia\n"));
   }
 
+  TEST_CASE("--placement=scheduler and --placement=io both serve echo") {
+    for (std::string placement : {"scheduler", "io"}) {
+      CAPTURE(placement);
+      auto srv = start_loopback_server({"--placement=" + placement});
+      tcp_client c{loopback, srv.port};
+      REQUIRE(c.ok());
+      CHECK(echoes(c, "placed on " + placement + "\n"));
+    }
+  }
+
   TEST_CASE("it echoes 1 MiB byte-exact on one connection") {
     auto srv = start_loopback_server();
     tcp_client c{loopback, srv.port};
@@ -364,6 +374,7 @@ TEST_SUITE("kam-serve") {
       {"--port=70000", "port"},     {"--port=abc", "port"},
       {"--threads=abc", "threads"}, {"--protocol=nope", "nope"},
       {"--bogus=1", "bogus"},       {"--drain-timeout=-1", "drain-timeout"},
+      {"--placement=gpu", "placement"},
     };
     for (auto& bc : cases) {
       CAPTURE(bc.option);
