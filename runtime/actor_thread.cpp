@@ -1,5 +1,6 @@
 #include "runtime/actor_thread.hpp"
 
+#include <deque>
 #include <thread>
 #include <utility>
 
@@ -85,6 +86,18 @@ caf::execution_unit* actor_thread::unit() {
 }
 
 void actor_thread::exec(caf::resumable* job) {
+  if (!closed_.load(std::memory_order_relaxed) && ioc_.get_executor().running_in_this_thread()) {
+    // Woken from this thread (by an actor here, or by the socket side): into
+    // the local run queue, which one Asio job works off. A chain of hops
+    // (read -> handler -> CSA) then costs one pass of Asio's queue, not one
+    // pass (and one epoll_wait) per hop.
+    local_.push_back(job);
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      boost::asio::post(ioc_, [self = shared_from_this()] { self->drain(); });
+    }
+    return;
+  }
   // posting_ lets close() wait out a post that saw closed_ == false.
   posting_.fetch_add(1, std::memory_order_seq_cst);
   if (closed_.load(std::memory_order_seq_cst)) {
@@ -96,6 +109,20 @@ void actor_thread::exec(caf::resumable* job) {
     j.run([home = j.home()](caf::resumable* r) { home->resume(r); });
   });
   posting_.fetch_sub(1, std::memory_order_release);
+}
+
+void actor_thread::drain() {
+  drain_posted_ = false;
+  // Bounded, so sockets on this thread get their turn between batches.
+  for (size_t n = 0; n < drain_batch && !local_.empty(); ++n) {
+    auto* job = local_.front();
+    local_.pop_front();
+    resume(job);
+  }
+  if (!local_.empty() && !drain_posted_) {
+    drain_posted_ = true;
+    boost::asio::post(ioc_, [self = shared_from_this()] { self->drain(); });
+  }
 }
 
 void actor_thread::resume(caf::resumable* job) {
@@ -127,6 +154,10 @@ void actor_thread::close() {
   ioc_.restart();
   while (ioc_.poll() != 0)
     ;
+  // Not expected (every local job has a drain posted), but never strand one.
+  for (auto* job : local_)
+    sys_.scheduler().enqueue(job);
+  local_.clear();
 }
 
 std::shared_ptr<actor_thread> current_actor_thread() {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <deque>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -59,6 +60,10 @@ private:
   /// Takes over one reference to `job`.
   void exec(caf::resumable* job);
   void resume(caf::resumable* job);
+  /// Works off local_ (at most drain_batch jobs per Asio job).
+  void drain();
+
+  static constexpr size_t drain_batch = 256;
 
   caf::actor_system& sys_;
   boost::asio::io_context& ioc_;
@@ -67,6 +72,9 @@ private:
   std::unique_ptr<context_unit> context_;
   std::atomic<bool> closed_{false};
   std::atomic<size_t> posting_{0};
+  // The io_context's thread only: jobs woken from that thread.
+  std::deque<caf::resumable*> local_;
+  bool drain_posted_ = false;
 };
 
 /// The actor_thread components made on this thread get as their home (null:

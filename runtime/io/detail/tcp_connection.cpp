@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <caf/send.hpp>
 
@@ -53,7 +54,7 @@ void tcp_connection::attach(caf::actor csa) {
 }
 
 void tcp_connection::start(caf::actor reader, box reader_in) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), reader = std::move(reader),
+  asio::dispatch(sock_.get_executor(), [self = shared_from_this(), reader = std::move(reader),
                                     reader_in]() mutable {
     if (self->closed_ || self->started_ || self->input_done_)
       return;
@@ -102,7 +103,7 @@ size_t tcp_connection::write(bytes buf) {
     flush_posted_ = true;
   }
   if (post)
-    asio::post(sock_.get_executor(),
+    asio::dispatch(sock_.get_executor(),
                [self = shared_from_this()] { self->flush_pending(); });
   return q;
 }
@@ -165,7 +166,7 @@ void tcp_connection::time_out() {
 }
 
 void tcp_connection::read_deadline(std::chrono::milliseconds d) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), d] {
+  asio::dispatch(sock_.get_executor(), [self = shared_from_this(), d] {
     if (self->closed_ || self->input_done_)
       return;
     // A generation tells a stale expiry from the current one, so a read
@@ -194,7 +195,7 @@ void tcp_connection::release_gate() {
 }
 
 void tcp_connection::close_graceful() {
-  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+  asio::dispatch(sock_.get_executor(), [self = shared_from_this()] {
     if (self->closed_ || self->closing_)
       return;
     self->closing_ = true;
@@ -206,7 +207,7 @@ void tcp_connection::close_graceful() {
 }
 
 void tcp_connection::close_now(shutdown_reason why) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), why] {
+  asio::dispatch(sock_.get_executor(), [self = shared_from_this(), why] {
     if (self->closed_)
       return;
     if (self->csa_)
@@ -216,7 +217,7 @@ void tcp_connection::close_now(shutdown_reason why) {
 }
 
 void tcp_connection::drain() {
-  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+  asio::dispatch(sock_.get_executor(), [self = shared_from_this()] {
     if (self->draining_)
       return;
     self->draining_ = true; // no new reads from here

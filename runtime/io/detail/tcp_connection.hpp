@@ -65,10 +65,11 @@ private:
 /// The Asio half of a ConnectedSocketAdapter: owns one accepted socket on
 /// one I/O thread's io_context and moves its bytes.
 ///
-/// Thread rule: the public member functions are thread safe (they post to the
-/// socket's I/O thread, in call order); everything private runs only on that
-/// thread. Bytes read are sent straight from the I/O thread to the CSA's
-/// outbox target (sender: the CSA), so a read costs one hand-off, not two.
+/// Thread rule: the public member functions are thread safe (called on the
+/// socket's I/O thread they run at once, from elsewhere they post to it, in
+/// call order); everything private runs only on that thread. Bytes read are
+/// sent straight from the I/O thread to the CSA's outbox target (sender: the
+/// CSA), so a read costs one hand-off, not two.
 ///
 /// Backpressure: `queued_` counts bytes accepted by write() and not yet taken
 /// by the kernel (pending_ + wq_); write() adds on the caller's thread, the
