@@ -107,6 +107,9 @@ struct io_broker::impl {
   uint16_t port = 0;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> stopped{false};
+  /// The bound address (port included); local_is_fixed: not a wildcard.
+  asio::ip::tcp::endpoint listen_ep;
+  bool local_is_fixed = false;
   /// Open sockets, when max_connections is set (else null).
   std::shared_ptr<detail::connection_gate> gate;
 
@@ -147,10 +150,11 @@ struct io_broker::impl {
       }
       error_code aec;
       tcp::socket sock{w.ioc};
-      w.acceptor.accept(sock, aec);
+      tcp::endpoint peer;
+      w.acceptor.accept(sock, peer, aec);
       if (!aec) {
         w.backing_off = false;
-        on_accepted(w, std::move(sock)); // the connection owns the slot
+        on_accepted(w, std::move(sock), peer); // the connection owns the slot
         continue;
       }
       if (gate)
@@ -186,16 +190,12 @@ struct io_broker::impl {
     asio::post(w.ioc, [this, &w] { on_acceptable(w, error_code{}); });
   }
 
-  void on_accepted(worker& w, tcp::socket sock) {
+  void on_accepted(worker& w, tcp::socket sock, const tcp::endpoint& peer) {
     error_code ec;
-    auto peer = sock.remote_endpoint(ec);
-    if (ec) { // already gone
-      stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
-      if (gate)
-        gate->release();
-      return;
-    }
-    auto local = sock.local_endpoint(ec);
+    // A listener bound to one address accepts on exactly that address: no
+    // getsockname per connection (only for a wildcard bind). The peer's
+    // address came with accept(): no getpeername either.
+    auto local = local_is_fixed ? listen_ep : sock.local_endpoint(ec);
     if (opts.no_delay)
       sock.set_option(tcp::no_delay(true), ec);
     apply_options(sock.native_handle(), opts.connection_options);
@@ -289,6 +289,8 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
       auto local = acc.local_endpoint(ec);
       ptr->port = local.port();
       ptr->host = local.address().to_string();
+      ptr->listen_ep = local;
+      ptr->local_is_fixed = !local.address().is_unspecified();
     }
     ptr->workers.push_back(std::move(w));
   }
@@ -341,13 +343,14 @@ void io_broker::close_listeners() {
         if (ip->gate && !ip->gate->try_reserve())
           break;
         tcp::socket sock{wp->ioc};
-        wp->acceptor.accept(sock, ec);
+        tcp::endpoint peer;
+        wp->acceptor.accept(sock, peer, ec);
         if (ec) {
           if (ip->gate)
             ip->gate->release();
           break;
         }
-        ip->on_accepted(*wp, std::move(sock)); // the connection owns the slot
+        ip->on_accepted(*wp, std::move(sock), peer); // the connection owns the slot
       }
       wp->timer.cancel();
       wp->acceptor.close(ec);
