@@ -148,27 +148,6 @@ TEST_SUITE("chassis.placement") {
     CHECK(threads.count(std::this_thread::get_id()) == 0);
   }
 
-  TEST_CASE("one I/O thread, actors off: handlers have no home and still echo") {
-    test_system ts;
-    auto log = std::make_shared<placement_log>();
-    auto srv =
-      chassis::simple_server(*ts, thread_echo_factory(log), placement_options(1, false));
-    REQUIRE(srv);
-    CHECK(home_of(srv->core()) == nullptr);
-    constexpr size_t conns = 8;
-    constexpr int rounds = 5;
-    CHECK(echo_many(srv->port(), conns, rounds) == int(conns) * rounds);
-    auto seen = log->snapshot();
-    CHECK(seen.size() == conns);
-    for (auto& [id, h] : seen) {
-      INFO("handler " << id);
-      CHECK(h.home == nullptr);
-      CHECK(h.csa_seen);
-      CHECK(h.csa_home == nullptr);
-      CHECK(h.threads.size() == size_t{1 + rounds});
-    }
-  }
-
   TEST_CASE("two I/O threads, actors on them, many connections: each handler stays on "
             "its home's thread") {
     test_system ts;
@@ -215,24 +194,28 @@ TEST_SUITE("chassis.placement") {
     MESSAGE("connections spread over " << threads_of_home.size() << " I/O thread(s)");
   }
 
-  TEST_CASE("two I/O threads, actors off, many connections: no homes, echo works") {
-    test_system ts;
-    auto log = std::make_shared<placement_log>();
-    auto srv =
-      chassis::simple_server(*ts, thread_echo_factory(log), placement_options(2, false));
-    REQUIRE(srv);
-    CHECK(home_of(srv->core()) == nullptr);
-    constexpr size_t conns = 60;
-    constexpr int rounds = 4;
-    CHECK(echo_many(srv->port(), conns, rounds) == int(conns) * rounds);
-    auto seen = log->snapshot();
-    CHECK(seen.size() == conns);
-    for (auto& [id, h] : seen) {
-      INFO("handler " << id);
-      CHECK(h.home == nullptr);
-      CHECK(h.csa_seen);
-      CHECK(h.csa_home == nullptr);
-      CHECK(h.threads.size() == size_t{1 + rounds});
+  TEST_CASE("actors off (one and two I/O threads): handlers, CSAs and the chassis "
+            "have no home, and echo works") {
+    for (size_t threads : {size_t{1}, size_t{2}}) {
+      CAPTURE(threads);
+      test_system ts;
+      auto log = std::make_shared<placement_log>();
+      auto srv = chassis::simple_server(*ts, thread_echo_factory(log),
+                                        placement_options(threads, false));
+      REQUIRE(srv);
+      CHECK(home_of(srv->core()) == nullptr);
+      const size_t conns = threads == 1 ? 8 : 60;
+      constexpr int rounds = 4;
+      CHECK(echo_many(srv->port(), conns, rounds) == int(conns) * rounds);
+      auto seen = log->snapshot();
+      CHECK(seen.size() == conns);
+      for (auto& [id, h] : seen) {
+        INFO("handler " << id);
+        CHECK(h.home == nullptr);
+        CHECK(h.csa_seen);
+        CHECK(h.csa_home == nullptr);
+        CHECK(h.threads.size() == size_t{1 + rounds});
+      }
     }
   }
 

@@ -431,6 +431,13 @@ bool none_on(const std::vector<entry>& xs, std::thread::id id) {
 
 } // namespace
 
+/// Spawns a probe whose home is `io`'s actor_thread, handed to `r`.
+caf::actor spawn_pinned_probe(caf::actor_system& sys, io_thread& io, reaper& r,
+                              const probe_log_ptr& log) {
+  actor_thread_scope scope{io.home()};
+  return r(sys.spawn(probe, log));
+}
+
 TEST_SUITE("runtime.actor_thread") {
 
   // -- 1: placement -------------------------------------------------------------
@@ -704,11 +711,7 @@ TEST_SUITE("runtime.actor_thread") {
     io.start();
     reaper r;
     auto log = std::make_shared<probe_log>();
-    caf::actor c;
-    {
-      actor_thread_scope scope{io.home()};
-      c = r(ts.sys->spawn(probe, log));
-    }
+    auto c = spawn_pinned_probe(*ts.sys, io, r, log);
     caf::anon_send(c, inbox_atom::value, 0);
     REQUIRE(log->msgs.wait_count(1));
     CHECK(log->msgs.entries()[0].thread == io.id());
@@ -746,11 +749,7 @@ TEST_SUITE("runtime.actor_thread") {
       io.start();
       reaper r;
       auto log = std::make_shared<probe_log>();
-      caf::actor c;
-      {
-        actor_thread_scope scope{io.home()};
-        c = r(ts.sys->spawn(probe, log));
-      }
+      auto c = spawn_pinned_probe(*ts.sys, io, r, log);
       std::atomic<bool> go{false};
       std::vector<std::thread> threads;
       for (int s = 0; s < senders; ++s)
@@ -797,11 +796,7 @@ TEST_SUITE("runtime.actor_thread") {
     io.start(/*thread_scope=*/false, /*hold_close=*/true);
     reaper r;
     auto log = std::make_shared<probe_log>();
-    caf::actor c;
-    {
-      actor_thread_scope scope{io.home()};
-      c = r(ts.sys->spawn(probe, log));
-    }
+    auto c = spawn_pinned_probe(*ts.sys, io, r, log);
     REQUIRE(ping(*ts, c, 0) == 1); // initialized and idle
     io.ioc().stop();
     REQUIRE(io.wait_returned());
@@ -830,11 +825,7 @@ TEST_SUITE("runtime.actor_thread") {
     io.start();
     reaper r;
     auto log = std::make_shared<probe_log>();
-    caf::actor c;
-    {
-      actor_thread_scope scope{io.home()};
-      c = r(ts.sys->spawn(probe, log));
-    }
+    auto c = spawn_pinned_probe(*ts.sys, io, r, log);
     REQUIRE(log->init.wait_count(1));
     auto release = io.block();
     constexpr int n = 1000;
@@ -866,11 +857,7 @@ TEST_SUITE("runtime.actor_thread") {
     io_thread io{*ts}; // never started
     reaper r;
     auto log = std::make_shared<probe_log>();
-    caf::actor c;
-    {
-      actor_thread_scope scope{io.home()};
-      c = r(ts.sys->spawn(probe, log));
-    }
+    auto c = spawn_pinned_probe(*ts.sys, io, r, log);
     for (int i = 0; i < 3; ++i)
       caf::anon_send(c, inbox_atom::value, i);
     CHECK(!log->init.wait_count(1, ms(100))); // nothing runs it yet
@@ -907,11 +894,7 @@ TEST_SUITE("runtime.actor_thread") {
     io.start();
     reaper r;
     auto log = std::make_shared<probe_log>();
-    caf::actor c;
-    {
-      actor_thread_scope scope{io.home()};
-      c = r(ts.sys->spawn(probe, log));
-    }
+    auto c = spawn_pinned_probe(*ts.sys, io, r, log);
     constexpr int n = 1000;
     for (int i = 0; i < n; ++i)
       caf::anon_send(c, inbox_atom::value, i);
@@ -931,11 +914,7 @@ TEST_SUITE("runtime.actor_thread") {
     io.start();
     reaper r;
     auto log = std::make_shared<probe_log>();
-    caf::actor c;
-    {
-      actor_thread_scope scope{io.home()};
-      c = r(ts.sys->spawn(probe, log));
-    }
+    auto c = spawn_pinned_probe(*ts.sys, io, r, log);
     REQUIRE(log->init.wait_count(1));
     auto release = io.block();
     constexpr size_t n = 200;
