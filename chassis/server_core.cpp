@@ -1,5 +1,6 @@
 #include "chassis/server_core.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -8,6 +9,7 @@
 #include "runtime/component.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/io_broker.hpp"
+#include "runtime/memory.hpp"
 
 namespace kam::chassis {
 
@@ -29,6 +31,8 @@ struct core_state {
   core_config cfg;
   std::unordered_map<caf::actor_id, std::shared_ptr<connection>> by_actor;
   size_t live = 0;
+  /// Most connections live at once since memory was last given back.
+  size_t peak = 0;
   /// Listeners not yet confirmed closed; a `new_csa` may still be on its way.
   size_t listeners_open = 0;
   bool draining = false;
@@ -76,7 +80,7 @@ public:
     c->handler = handler;
     st_.by_actor.emplace(csa.id(), c);
     st_.by_actor.emplace(handler.id(), c);
-    ++st_.live;
+    st_.peak = std::max(st_.peak, ++st_.live);
     st_.cfg.stats->active.fetch_add(1, std::memory_order_relaxed);
     self_->send(csa, start_atom::value, handler);
     if (st_.draining) // accepted just before the listeners closed: drain too
@@ -113,6 +117,7 @@ public:
     }
     if (!c->csa_up && !c->handler_up) {
       --st_.live;
+      maybe_release_memory();
       st_.cfg.stats->active.fetch_sub(1, std::memory_order_relaxed);
       st_.cfg.stats->closed.fetch_add(1, std::memory_order_relaxed);
       if (st_.draining && idle())
@@ -139,6 +144,19 @@ public:
   void on_listener_closed() {
     if (st_.listeners_open > 0 && --st_.listeners_open == 0 && st_.draining && idle())
       stop();
+  }
+
+  /// glibc's malloc keeps what a wave of connections freed (7-8 KB each) in
+  /// its arenas: after 10,000 idle connections closed, kam-serve held 74 MiB
+  /// more than before (scripts/soak.sh). Each time at least 1024
+  /// connections and half of the peak have ended, give it back (a wave of
+  /// 10,000 trims four times, the last with a few hundred left). A few ms
+  /// on this thread each time.
+  void maybe_release_memory() {
+    if (st_.peak - st_.live < 1024 || st_.live > st_.peak / 2)
+      return;
+    runtime::release_free_memory();
+    st_.peak = st_.live;
   }
 
   /// No connection left and none on its way.
