@@ -86,7 +86,8 @@ caf::execution_unit* actor_thread::unit() {
 }
 
 void actor_thread::exec(caf::resumable* job) {
-  if (!closed_.load(std::memory_order_relaxed) && ioc_.get_executor().running_in_this_thread()) {
+  if (!closed_.load(std::memory_order_relaxed) &&
+      ioc_.get_executor().running_in_this_thread()) {
     // Woken from this thread (by an actor here, or by the socket side): into
     // the local run queue, which one Asio job works off. A chain of hops
     // (read -> handler -> CSA) then costs one pass of Asio's queue, not one

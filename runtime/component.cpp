@@ -8,8 +8,7 @@
 
 namespace kam::runtime {
 
-component::component(caf::actor_config& cfg)
-  : super(cfg), home_(current_actor_thread()) {
+component::component(caf::actor_config& cfg) : super(cfg), home_(current_actor_thread()) {
   set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
     return static_cast<component*>(ptr)->on_unmatched(x);
   });

@@ -26,8 +26,8 @@ class quiet_clock : public thread_safe_actor_clock {
 public:
   explicit quiet_clock(thread_safe_actor_clock& real) : real_(real) {}
 
-  void set_ordinary_timeout(time_point t, caf::abstract_actor* self,
-                            caf::atom_value type, uint64_t id) override {
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                            uint64_t id) override {
     mark(self);
     real_.set_ordinary_timeout(t, self, type, id);
   }
@@ -38,14 +38,13 @@ public:
     real_.set_request_timeout(t, self, id);
   }
 
-  void set_multi_timeout(time_point t, caf::abstract_actor* self,
-                         caf::atom_value type, uint64_t id) override {
+  void set_multi_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                         uint64_t id) override {
     mark(self);
     real_.set_multi_timeout(t, self, type, id);
   }
 
-  void cancel_ordinary_timeout(caf::abstract_actor* self,
-                               caf::atom_value type) override {
+  void cancel_ordinary_timeout(caf::abstract_actor* self, caf::atom_value type) override {
     real_.cancel_ordinary_timeout(self, type);
   }
 

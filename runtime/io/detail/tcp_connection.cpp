@@ -54,8 +54,8 @@ void tcp_connection::attach(caf::actor csa) {
 }
 
 void tcp_connection::start(caf::actor reader, box reader_in) {
-  asio::dispatch(sock_.get_executor(), [self = shared_from_this(), reader = std::move(reader),
-                                    reader_in]() mutable {
+  asio::dispatch(sock_.get_executor(), [self = shared_from_this(),
+                                        reader = std::move(reader), reader_in]() mutable {
     if (self->closed_ || self->started_ || self->input_done_)
       return;
     self->started_ = true;
@@ -104,7 +104,7 @@ size_t tcp_connection::write(bytes buf) {
   }
   if (post)
     asio::dispatch(sock_.get_executor(),
-               [self = shared_from_this()] { self->flush_pending(); });
+                   [self = shared_from_this()] { self->flush_pending(); });
   return q;
 }
 

@@ -200,7 +200,7 @@ private:
   bool write_wait_ = false;
   bool input_done_ = false;
   bool draining_ = false; // drain() ran: no new reads; input ends soon
-  bool peer_eof_ = false;  // read up to the peer's FIN
+  bool peer_eof_ = false; // read up to the peer's FIN
   bool closing_ = false;
   bool lingering_ = false;
   bool closed_ = false;
