@@ -28,25 +28,19 @@ thread_local actor_thread* current_home = nullptr;
 /// goes to CAF's scheduler rather than being lost with its actor's mailbox.
 class resume_job {
 public:
-  resume_job(actor_thread* home, caf::resumable* job, caf::actor_system* sys)
-    : home_(home), job_(job), sys_(sys) {}
+  resume_job(caf::resumable* job, caf::actor_system* sys) : job_(job), sys_(sys) {}
   resume_job(resume_job&& other) noexcept
-    : home_(other.home_), job_(std::exchange(other.job_, nullptr)), sys_(other.sys_) {}
+    : job_(std::exchange(other.job_, nullptr)), sys_(other.sys_) {}
   resume_job& operator=(resume_job&&) = delete;
   ~resume_job() {
     if (job_ != nullptr)
       sys_->scheduler().enqueue(job_);
   }
 
-  template <class F>
-  void run(F&& f) {
-    f(std::exchange(job_, nullptr));
-  }
-
-  actor_thread* home() const { return home_; }
+  /// Hands the job (and its reference) over.
+  caf::resumable* take() { return std::exchange(job_, nullptr); }
 
 private:
-  actor_thread* home_;
   caf::resumable* job_;
   caf::actor_system* sys_;
 };
@@ -106,9 +100,8 @@ void actor_thread::exec(caf::resumable* job) {
     sys_.scheduler().enqueue(job);
     return;
   }
-  boost::asio::post(ioc_, [j = resume_job(this, job, &sys_)]() mutable {
-    j.run([home = j.home()](caf::resumable* r) { home->resume(r); });
-  });
+  boost::asio::post(ioc_,
+                    [this, j = resume_job(job, &sys_)]() mutable { resume(j.take()); });
   posting_.fetch_sub(1, std::memory_order_release);
 }
 

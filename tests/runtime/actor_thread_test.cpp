@@ -605,81 +605,54 @@ TEST_SUITE("runtime.actor_thread") {
 
   // -- 3: inheritance ---------------------------------------------------------
 
-  TEST_CASE("components a pinned component spawns from its handler inherit its home "
-            "(io_context run inside the scope, as io_broker does)") {
-    test_system ts;
-    io_thread io{*ts};
-    io.start(/*thread_scope=*/true);
-    reaper r;
-    std::vector<probe_log_ptr> logs;
-    for (int i = 0; i < 4; ++i)
-      logs.push_back(std::make_shared<probe_log>());
-    caf::actor parent;
-    {
-      actor_thread_scope scope{io.home()};
-      parent = r(ts.sys->spawn(spawner, logs, size_t{0}));
-    }
-    caf::scoped_actor self{*ts};
-    auto next = [&](const caf::actor& x) {
-      caf::actor kid;
-      self->request(x, wait_limit, spawn_atom::value)
-        .receive([&](caf::actor& y) { kid = y; }, [&](caf::error&) {});
-      return kid;
-    };
-    auto child = next(parent);
-    REQUIRE(child);
-    r(child);
-    auto grandchild = next(child);
-    REQUIRE(grandchild);
-    r(grandchild);
-    CHECK(home_of(parent) == io.home());
-    CHECK(home_of(child) == io.home());
-    CHECK(home_of(grandchild) == io.home());
-    std::vector<caf::actor> all{parent, child, grandchild};
-    for (size_t i = 0; i < all.size(); ++i)
-      for (int k = 0; k < 10; ++k)
-        caf::anon_send(all[i], inbox_atom::value, k);
-    for (size_t i = 0; i < all.size(); ++i) {
-      INFO("level " << i);
-      REQUIRE(logs[i]->init.wait_count(1));
-      REQUIRE(logs[i]->msgs.wait_count(10));
-      CHECK(logs[i]->home.load() == io.home().get());
-      CHECK(all_on(logs[i]->init.entries(), io.id()));
-      CHECK(all_on(logs[i]->msgs.entries(), io.id()));
-    }
-  }
-
-  // actor_thread::resume() makes its home current while it runs an actor,
-  // so inheritance does not depend on the thread holding a scope.
-  TEST_CASE("components a pinned component spawns from its handler inherit its home "
-            "(io_context run without a thread-wide scope)") {
-    test_system ts;
-    io_thread io{*ts};
-    io.start(/*thread_scope=*/false);
-    reaper r;
-    std::vector<probe_log_ptr> logs;
-    for (int i = 0; i < 3; ++i)
-      logs.push_back(std::make_shared<probe_log>());
-    caf::actor parent;
-    {
-      actor_thread_scope scope{io.home()};
-      parent = r(ts.sys->spawn(spawner, logs, size_t{0}));
-    }
-    caf::actor child;
-    {
+  // With the io_context run inside a thread-wide scope (as io_broker does) and
+  // without one: actor_thread::resume() makes its home current while it runs
+  // an actor, so inheritance does not depend on the thread holding a scope.
+  TEST_CASE("components a pinned component spawns from its handler inherit its home, "
+            "with or without a thread-wide scope") {
+    for (bool thread_scope : {true, false}) {
+      CAPTURE(thread_scope);
+      test_system ts;
+      io_thread io{*ts};
+      io.start(thread_scope);
+      reaper r;
+      std::vector<probe_log_ptr> logs;
+      for (int i = 0; i < 4; ++i)
+        logs.push_back(std::make_shared<probe_log>());
+      caf::actor parent;
+      {
+        actor_thread_scope scope{io.home()};
+        parent = r(ts.sys->spawn(spawner, logs, size_t{0}));
+      }
       caf::scoped_actor self{*ts};
-      self->request(parent, wait_limit, spawn_atom::value)
-        .receive([&](caf::actor& y) { child = y; }, [&](caf::error&) {});
+      auto next = [&](const caf::actor& x) {
+        caf::actor kid;
+        self->request(x, wait_limit, spawn_atom::value)
+          .receive([&](caf::actor& y) { kid = y; }, [&](caf::error&) {});
+        return kid;
+      };
+      auto child = next(parent);
+      REQUIRE(child);
+      r(child);
+      auto grandchild = next(child);
+      REQUIRE(grandchild);
+      r(grandchild);
+      CHECK(home_of(parent) == io.home());
+      CHECK(home_of(child) == io.home());
+      CHECK(home_of(grandchild) == io.home());
+      std::vector<caf::actor> all{parent, child, grandchild};
+      for (size_t i = 0; i < all.size(); ++i)
+        for (int k = 0; k < 10; ++k)
+          caf::anon_send(all[i], inbox_atom::value, k);
+      for (size_t i = 0; i < all.size(); ++i) {
+        INFO("level " << i);
+        REQUIRE(logs[i]->init.wait_count(1));
+        REQUIRE(logs[i]->msgs.wait_count(10));
+        CHECK(logs[i]->home.load() == io.home().get());
+        CHECK(all_on(logs[i]->init.entries(), io.id()));
+        CHECK(all_on(logs[i]->msgs.entries(), io.id()));
+      }
     }
-    REQUIRE(child);
-    r(child);
-    for (int k = 0; k < 10; ++k)
-      caf::anon_send(child, inbox_atom::value, k);
-    REQUIRE(logs[1]->msgs.wait_count(10));
-    CHECK(home_of(child) == io.home());
-    CHECK(logs[1]->home.load() == io.home().get());
-    CHECK(all_on(logs[1]->init.entries(), io.id()));
-    CHECK(all_on(logs[1]->msgs.entries(), io.id()));
   }
 
   TEST_CASE("a component made on CAF's scheduler by an unpinned component has no "

@@ -236,9 +236,8 @@ void tcp_connection::finish_drain() {
     // Bounded: a client that never stops sending cannot hold the drain.
     auto r = read_into(data, 64 * max_read_);
     deliver(std::move(data));
-    input_done_ = true;
     if (r == read_result::failed)
-      return;
+      return; // fail() closed the socket and told the CSA
     peer_eof_ = r == read_result::eof;
   }
   input_done_ = true;
@@ -279,7 +278,7 @@ void tcp_connection::on_read(const error_code& ec, size_t n) {
     return;
   if (ec == asio::error::eof) {
     if (lingering_)
-      finish_linger();
+      close_socket(); // the peer's FIN: it has read everything we sent
     else
       peer_finished();
     return;
@@ -472,10 +471,6 @@ void tcp_connection::shutdown_output() {
       self->close_socket();
   });
   wait_readable();
-}
-
-void tcp_connection::finish_linger() {
-  close_socket();
 }
 
 void tcp_connection::fail(const error_code& ec) {

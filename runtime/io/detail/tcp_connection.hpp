@@ -153,7 +153,6 @@ private:
   void flush_pending();
   void do_write();
   void shutdown_output();
-  void finish_linger();
   void fail(const boost::system::error_code& ec);
   void close_socket();
   void release_actors();
