@@ -10,7 +10,7 @@
 namespace kam::runtime::io {
 
 namespace detail {
-class tcp_connection;
+class stream;
 } // namespace detail
 
 /// The CSA's outbox to its handler's `control`: flow control
@@ -44,8 +44,13 @@ constexpr box ctrlout = ctrlout_atom::value;
 /// fails it closes at once. `(drain_atom)` reads what the client already
 /// sent, then reports `shutdown_csa{server_shutdown}`. The actor ends when
 /// its socket is closed (or has sent FIN after an orderly close).
+///
+/// Threads: the CSA is the only surface of its stream other threads see. On
+/// the stream's I/O thread (placement `io`, the default) it calls the stream
+/// directly; anywhere else (`--placement=scheduler`) it posts each call to
+/// that thread, in order. The stream's events come back as messages.
+///
 /// Call on `conn`'s I/O thread (the broker's accept path), before `conn` is used.
-caf::actor spawn_csa(caf::actor_system& sys,
-                     std::shared_ptr<detail::tcp_connection> conn);
+caf::actor spawn_csa(caf::actor_system& sys, std::shared_ptr<detail::stream> conn);
 
 } // namespace kam::runtime::io

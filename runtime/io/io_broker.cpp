@@ -16,8 +16,9 @@
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
+#include "runtime/io/connection_gate.hpp"
 #include "runtime/io/csa.hpp"
-#include "runtime/io/detail/tcp_connection.hpp"
+#include "runtime/io/detail/stream.hpp"
 
 namespace kam::runtime::io {
 
@@ -93,7 +94,7 @@ struct io_broker::impl {
   impl(caf::actor_system& sys, listen_options opts, std::shared_ptr<server_stats> stats)
     : sys(sys), opts(std::move(opts)), stats(std::move(stats)) {
     if (this->opts.max_connections != 0) {
-      gate = std::make_shared<detail::connection_gate>(this->opts.max_connections);
+      gate = std::make_shared<connection_gate>(this->opts.max_connections);
       gate->on_room([this] { resume_accepting(); });
     }
   }
@@ -111,7 +112,7 @@ struct io_broker::impl {
   asio::ip::tcp::endpoint listen_ep;
   bool local_is_fixed = false;
   /// Open sockets, when max_connections is set (else null).
-  std::shared_ptr<detail::connection_gate> gate;
+  std::shared_ptr<connection_gate> gate;
 
   // A socket closed while at max_connections: every limited listener goes on.
   // Any thread (runs under the gate's lock).
@@ -200,7 +201,7 @@ struct io_broker::impl {
       sock.set_option(tcp::no_delay(true), ec);
     apply_options(sock.native_handle(), opts.connection_options);
     stats->accepted.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<detail::tcp_connection>(std::move(sock), opts, gate);
+    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate);
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
     msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);

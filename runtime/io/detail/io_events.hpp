@@ -4,7 +4,8 @@
 
 namespace kam::runtime::io::detail {
 
-// Events from a connection's I/O thread to its CSA actor.
+// Events from a connection's stream (on its I/O thread) to its CSA actor,
+// sent by the CSA's stream_events (runtime/io/csa.cpp).
 
 /// `(io_eof_atom)`: the peer sent FIN; no more input.
 using io_eof_atom = caf::atom_constant<caf::atom("kam_ioeof")>;
@@ -13,7 +14,9 @@ using io_drained_atom = caf::atom_constant<caf::atom("kam_iodrn")>;
 /// `(io_closed_atom, shutdown_reason)`: the socket is closed or has sent
 /// its FIN after an orderly close; the CSA may end.
 using io_closed_atom = caf::atom_constant<caf::atom("kam_iocls")>;
-/// `(io_resume_atom)`: after arm_resume(), the write queue fell below the low
+/// `(io_pause_atom)`: the write queue reached the high watermark.
+using io_pause_atom = caf::atom_constant<caf::atom("kam_iopau")>;
+/// `(io_resume_atom)`: after io_pause, the write queue fell below the low
 /// watermark.
 using io_resume_atom = caf::atom_constant<caf::atom("kam_iores")>;
 

@@ -1,0 +1,247 @@
+// The stream's life and its input side; the output side and the timers are
+// in stream_write.cpp.
+#include "runtime/io/detail/stream.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "runtime/io/connection_gate.hpp"
+
+namespace kam::runtime::io::detail {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr size_t read_chunk = 64 * 1024;
+
+/// The I/O thread's read buffer: every stream of the thread reads into it
+/// and moves out only what arrived, so an idle stream holds none.
+char* thread_read_buffer() {
+  thread_local std::unique_ptr<char[]> buf{new char[read_chunk]};
+  return buf.get();
+}
+
+} // namespace
+
+stream::stream(asio::ip::tcp::socket sock, const listen_options& opts,
+               std::shared_ptr<connection_gate> gate)
+  : sock_(std::move(sock)), ex_(*sock_.get_executor().target<executor_type>()),
+    timer_(ex_), max_read_(std::max<size_t>(opts.max_read_per_event, 1)),
+    high_(std::max<size_t>(opts.write_high_watermark, 1)),
+    low_(std::min(opts.write_low_watermark, high_)),
+    hard_(std::max(opts.write_hard_limit, high_)), linger_(opts.linger),
+    idle_timeout_(opts.idle_timeout), gate_(std::move(gate)) {
+  error_code ec;
+  sock_.non_blocking(true, ec);
+}
+
+stream::~stream() {
+  if (gate_) // the I/O thread ended before the socket closed
+    gate_->release();
+}
+
+void stream::assert_io_thread(const char* what) const {
+  // muduo's assertInLoopThread, on in every build: one thread-local lookup.
+  if (!in_io_thread()) {
+    std::fprintf(stderr, "kam: stream::%s called off its I/O thread\n", what);
+    std::abort();
+  }
+}
+
+void stream::attach(std::shared_ptr<stream_events> events) {
+  assert_io_thread("attach");
+  events_ = std::move(events);
+}
+
+void stream::start() {
+  assert_io_thread("start");
+  if (phase_ != phase::fresh)
+    return;
+  phase_ = phase::reading;
+  if (idle_timeout_.count() != 0) {
+    last_activity_ = clock::now();
+    arm_timer();
+  }
+  wait_readable();
+}
+
+void stream::drain() {
+  assert_io_thread("drain");
+  if (phase_ == phase::reading) {
+    phase_ = phase::input_over; // a readiness wait still queued finds input over
+    bytes data;
+    error_code ec;
+    // Bounded: a client that never stops sending cannot hold the drain.
+    auto r = read_into(data, 64 * max_read_, true, ec);
+    deliver(std::move(data));
+    if (r == read_result::failed) {
+      fail(ec);
+      return;
+    }
+    peer_eof_ = r == read_result::eof;
+  } else if (phase_ == phase::fresh) {
+    phase_ = phase::input_over;
+  }
+  if (events_)
+    events_->on_drained();
+}
+
+void stream::close_graceful() {
+  assert_io_thread("close_graceful");
+  if (phase_ >= phase::closing)
+    return;
+  phase_ = phase::closing;
+  if (!write_pending_) // else the flush ends with shutdown_output()
+    shutdown_output();
+}
+
+void stream::close_now(shutdown_reason why) {
+  assert_io_thread("close_now");
+  if (phase_ == phase::closed)
+    return;
+  notify_closed(why);
+  close_socket();
+}
+
+void stream::wait_readable() {
+  if (read_pending_ || (phase_ != phase::reading && phase_ != phase::lingering))
+    return;
+  // Past the hard limit the client sends faster than it reads what we send
+  // back: leave its bytes in the kernel (TCP flow control) until
+  // apply_watermarks() finds the queue below the low watermark.
+  if (phase_ == phase::reading && queued_ >= hard_)
+    return;
+  read_pending_ = true;
+  // A readiness wait, not async_read_some: the read buffer is the thread's,
+  // lent only while we read. Asio re-arms epoll (EPOLL_CTL_MOD) for it,
+  // which also re-reports data that came after a short read, so one recv
+  // per message is enough (see docs/performance.md, "Runtime II").
+  sock_.async_wait(asio::ip::tcp::socket::wait_read,
+                   [self = shared_from_this()](const error_code& ec) {
+                     self->read_pending_ = false;
+                     self->on_readable(ec);
+                   });
+}
+
+void stream::on_readable(const error_code& ec) {
+  if (phase_ == phase::closed || ec == asio::error::operation_aborted)
+    return;
+  if (ec) {
+    fail(ec);
+    return;
+  }
+  if (phase_ == phase::lingering) {
+    discard_input();
+    return;
+  }
+  if (phase_ != phase::reading) // input ended while the wait was queued
+    return;
+  bytes data;
+  error_code rec;
+  auto r = read_into(data, max_read_, false, rec);
+  if (!data.empty()) {
+    touch();
+    deadline_ = clock::time_point::max(); // met
+  }
+  deliver(std::move(data)); // what arrived before an error still counts
+  switch (r) {
+  case read_result::would_block:
+  case read_result::more: // bound hit: the next read queues behind other work
+    wait_readable();
+    break;
+  case read_result::eof:
+    peer_finished();
+    break;
+  case read_result::failed:
+    fail(rec);
+    break;
+  }
+}
+
+stream::read_result stream::read_into(bytes& out, size_t limit, bool until_would_block,
+                                      error_code& ec) {
+  auto* buf = thread_read_buffer();
+  size_t total = 0;
+  while (total < limit) {
+    auto want = std::min(read_chunk, limit - total);
+    auto n = sock_.read_some(asio::buffer(buf, want), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      return read_result::would_block;
+    if (ec == asio::error::eof)
+      return read_result::eof;
+    if (ec == asio::error::interrupted)
+      continue;
+    if (ec)
+      return read_result::failed;
+    out.insert(out.end(), buf, buf + n); // exact size when it is one read
+    total += n;
+    // A short read emptied the kernel's queue: stop (the next wait re-arms
+    // epoll, which reports what comes later) instead of paying for EAGAIN.
+    if (n < want && !until_would_block)
+      return read_result::would_block;
+  }
+  return read_result::more;
+}
+
+void stream::discard_input() {
+  // Lingering: what the peer still sends is dropped until its FIN.
+  bytes data;
+  error_code ec;
+  auto r = read_into(data, 64 * read_chunk, true, ec);
+  if (r == read_result::eof || r == read_result::failed)
+    close_socket(); // the peer's FIN: it has read everything we sent
+  else
+    wait_readable();
+}
+
+void stream::deliver(bytes&& data) {
+  if (!data.empty() && events_)
+    events_->on_data(std::move(data));
+}
+
+void stream::peer_finished() {
+  peer_eof_ = true;
+  phase_ = phase::input_over;
+  if (events_)
+    events_->on_eof();
+}
+
+void stream::fail(const error_code& ec) {
+  if (phase_ == phase::closed)
+    return;
+  auto why = shutdown_reason::error;
+  if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+      ec == asio::error::connection_aborted)
+    why = shutdown_reason::reset;
+  else if (ec == asio::error::timed_out)
+    why = shutdown_reason::timeout;
+  notify_closed(why);
+  close_socket();
+}
+
+void stream::notify_closed(shutdown_reason why) {
+  // The last event: the owner is let go (breaks the CSA <-> stream cycle).
+  if (auto events = std::move(events_))
+    events->on_closed(why);
+}
+
+void stream::close_socket() {
+  if (phase_ == phase::closed)
+    return;
+  phase_ = phase::closed;
+  events_ = nullptr;
+  error_code ec;
+  timer_.cancel();
+  sock_.close(ec);
+  wq_.clear();
+  wq_head_ = wq_offset_ = queued_ = 0;
+  if (gate_) {
+    gate_->release();
+    gate_ = nullptr;
+  }
+}
+
+} // namespace kam::runtime::io::detail

@@ -1,0 +1,167 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "runtime/bytes.hpp"
+#include "runtime/io/listen_options.hpp"
+#include "runtime/ipc.hpp"
+
+namespace kam::runtime::io {
+class connection_gate;
+} // namespace kam::runtime::io
+
+namespace kam::runtime::io::detail {
+
+/// What a stream tells its owner (the CSA's side, or a test). Every call
+/// comes on the stream's I/O thread, from inside a stream member function or
+/// one of its Asio completions; none may call back into the stream.
+class stream_events {
+public:
+  virtual ~stream_events() = default;
+  /// Bytes read from the peer, one buffer per readiness event.
+  virtual void on_data(bytes&& data) = 0;
+  /// The peer's FIN was read: input is over (writes go on).
+  virtual void on_eof() = 0;
+  /// drain() ran: what the peer had sent was delivered; input is over.
+  virtual void on_drained() = 0;
+  /// The write queue reached the high watermark (`true`), or fell below the
+  /// low one after that (`false`); one pair per episode.
+  virtual void on_watermark(bool high) = 0;
+  /// The last event: the socket is closed, or has sent its FIN after an
+  /// orderly close (it may linger, discarding input, without an owner).
+  virtual void on_closed(shutdown_reason why) = 0;
+};
+
+/// One accepted TCP socket on one I/O thread: reads into the thread's
+/// buffer, queues and writes (writev), half-closes, lingers, times out.
+/// The socket layer of a CSA, with no actor in it (muduo's TcpConnection,
+/// CAF's io::network::stream).
+///
+/// Thread rule: every member function except in_io_thread(), executor()
+/// and the destructor must be called on the stream's I/O thread (inside its
+/// io_context's run()); each asserts it and aborts the process otherwise,
+/// in every build type. Other threads post to executor() (the CSA does).
+///
+/// An idle stream holds no read buffer: it waits for readability, then
+/// reads into the I/O thread's buffer and moves out only what arrived.
+class stream : public std::enable_shared_from_this<stream> {
+public:
+  using executor_type = boost::asio::io_context::executor_type;
+  using clock = std::chrono::steady_clock;
+
+  /// The phases of a stream, in order; it only moves forward.
+  enum class phase : uint8_t {
+    fresh,      ///< made; not reading until start()
+    reading,    ///< reading and writing
+    input_over, ///< the peer's FIN was read, or drain() ran; writes go on
+    closing,    ///< close_graceful(): flushing the write queue, then FIN
+    lingering,  ///< FIN sent; discarding input until the peer's FIN or `linger`
+    closed,     ///< socket closed
+  };
+
+  /// `sock` must belong to an io_context (its executor's context is the
+  /// stream's thread). `gate`, if any, holds a slot for this socket;
+  /// released when it closes.
+  stream(boost::asio::ip::tcp::socket sock, const listen_options& opts,
+         std::shared_ptr<connection_gate> gate = nullptr);
+  ~stream();
+
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+
+  /// Whether the caller runs on this stream's I/O thread. Any thread.
+  bool in_io_thread() const { return ex_.running_in_this_thread(); }
+
+  /// The I/O thread's executor, to post calls to. Any thread.
+  const executor_type& executor() const { return ex_; }
+
+  /// Sets who hears this stream's events (before start(); may be null).
+  void attach(std::shared_ptr<stream_events> events);
+
+  /// Starts reading (and the idle timer). Once; ignored after drain/close.
+  void start();
+
+  /// Queues `buf` after everything queued before it. Writes at once when
+  /// nothing is queued (muduo's sendInLoop); dropped once lingering/closed.
+  void write(bytes buf);
+
+  /// Closes with `timeout` unless bytes arrive within `d` (one-shot: the
+  /// first bytes meet it); zero clears it. Ignored once input is over.
+  void read_deadline(std::chrono::milliseconds d);
+
+  /// Stops input, flushes the write queue, sends FIN, lingers, closes.
+  void close_graceful();
+
+  /// Closes at once, dropping queued output; on_closed(`why`).
+  void close_now(shutdown_reason why);
+
+  /// Reads what the peer already sent (until it would block, bounded),
+  /// delivers it, stops input, then on_drained().
+  void drain();
+
+  phase state() const { return phase_; }
+
+  /// Bytes queued for the socket and not yet taken by the kernel.
+  size_t queued() const { return queued_; }
+
+private:
+  enum class read_result : uint8_t { would_block, more, eof, failed };
+
+  void assert_io_thread(const char* what) const;
+  void wait_readable();
+  void on_readable(const boost::system::error_code& ec);
+  read_result read_into(bytes& out, size_t limit, bool until_would_block,
+                        boost::system::error_code& ec);
+  void discard_input();
+  void deliver(bytes&& data);
+  void peer_finished();
+  void wait_writable();
+  void flush();
+  void consume(size_t n);
+  void apply_watermarks();
+  void shutdown_output();
+  void touch();
+  void arm_timer();
+  void on_timer();
+  void time_out();
+  void fail(const boost::system::error_code& ec);
+  void notify_closed(shutdown_reason why);
+  void close_socket();
+
+  boost::asio::ip::tcp::socket sock_;
+  executor_type ex_;
+  /// One timer for the idle timeout, the read deadline and the linger.
+  boost::asio::steady_timer timer_;
+  clock::time_point armed_at_ = clock::time_point::max();
+  clock::time_point deadline_ = clock::time_point::max();
+  clock::time_point last_activity_;
+  size_t max_read_;
+  size_t high_;
+  size_t low_;
+  size_t hard_;
+  std::chrono::milliseconds linger_;
+  std::chrono::milliseconds idle_timeout_;
+  std::shared_ptr<connection_gate> gate_;
+  std::shared_ptr<stream_events> events_;
+
+  // Write queue: wq_[wq_head_..] with wq_offset_ bytes of the first sent.
+  std::vector<bytes> wq_;
+  size_t wq_head_ = 0;
+  size_t wq_offset_ = 0;
+  size_t queued_ = 0;
+
+  phase phase_ = phase::fresh;
+  bool peer_eof_ = false;      ///< read up to the peer's FIN (a fact, not a phase)
+  bool above_high_ = false;    ///< told on_watermark(true), not yet (false)
+  bool read_pending_ = false;  ///< an async_wait for readability is queued
+  bool write_pending_ = false; ///< an async_wait for writability is queued
+};
+
+} // namespace kam::runtime::io::detail
