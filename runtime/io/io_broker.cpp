@@ -150,7 +150,7 @@ struct io_broker::impl {
         return;
       }
       error_code aec;
-      tcp::socket sock{w.ioc};
+      detail::stream::socket_type sock{w.ioc};
       tcp::endpoint peer;
       w.acceptor.accept(sock, peer, aec);
       if (!aec) {
@@ -191,7 +191,8 @@ struct io_broker::impl {
     asio::post(w.ioc, [this, &w] { on_acceptable(w, error_code{}); });
   }
 
-  void on_accepted(worker& w, tcp::socket sock, const tcp::endpoint& peer) {
+  void on_accepted(worker& w, detail::stream::socket_type sock,
+                   const tcp::endpoint& peer) {
     error_code ec;
     // A listener bound to one address accepts on exactly that address: no
     // getsockname per connection (only for a wildcard bind). The peer's
@@ -343,7 +344,7 @@ void io_broker::close_listeners() {
       while (wp->acceptor.is_open()) {
         if (ip->gate && !ip->gate->try_reserve())
           break;
-        tcp::socket sock{wp->ioc};
+        detail::stream::socket_type sock{wp->ioc};
         tcp::endpoint peer;
         wp->acceptor.accept(sock, peer, ec);
         if (ec) {

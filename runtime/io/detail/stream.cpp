@@ -19,6 +19,10 @@ constexpr size_t read_chunk = 64 * 1024;
 
 /// The I/O thread's read buffer: every stream of the thread reads into it
 /// and moves out only what arrived, so an idle stream holds none.
+uint32_t clamp32(size_t x) {
+  return static_cast<uint32_t>(std::min<size_t>(x, UINT32_MAX));
+}
+
 char* thread_read_buffer() {
   thread_local std::unique_ptr<char[]> buf{new char[read_chunk]};
   return buf.get();
@@ -26,14 +30,15 @@ char* thread_read_buffer() {
 
 } // namespace
 
-stream::stream(asio::ip::tcp::socket sock, const listen_options& opts,
+stream::stream(socket_type sock, const listen_options& opts,
                std::shared_ptr<connection_gate> gate)
-  : sock_(std::move(sock)), ex_(*sock_.get_executor().target<executor_type>()),
-    timer_(ex_), max_read_(std::max<size_t>(opts.max_read_per_event, 1)),
-    high_(std::max<size_t>(opts.write_high_watermark, 1)),
-    low_(std::min(opts.write_low_watermark, high_)),
-    hard_(std::max(opts.write_hard_limit, high_)), linger_(opts.linger),
-    idle_timeout_(opts.idle_timeout), gate_(std::move(gate)) {
+  : sock_(std::move(sock)), timer_(sock_.get_executor()), gate_(std::move(gate)),
+    max_read_(clamp32(std::max<size_t>(opts.max_read_per_event, 1))),
+    high_(clamp32(std::max<size_t>(opts.write_high_watermark, 1))),
+    low_(std::min(clamp32(opts.write_low_watermark), high_)),
+    hard_(std::max(clamp32(opts.write_hard_limit), high_)),
+    linger_(static_cast<uint32_t>(opts.linger.count())),
+    idle_timeout_(static_cast<uint32_t>(opts.idle_timeout.count())) {
   error_code ec;
   sock_.non_blocking(true, ec);
 }
@@ -75,7 +80,7 @@ void stream::drain() {
     bytes data;
     error_code ec;
     // Bounded: a client that never stops sending cannot hold the drain.
-    auto r = read_into(data, 64 * max_read_, true, ec);
+    auto r = read_into(data, 64 * size_t{max_read_}, true, ec);
     deliver(std::move(data));
     if (r == read_result::failed) {
       fail(ec);

@@ -5,9 +5,9 @@
 #include <memory>
 #include <vector>
 
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "runtime/bytes.hpp"
 #include "runtime/io/listen_options.hpp"
@@ -55,6 +55,13 @@ class stream : public std::enable_shared_from_this<stream> {
 public:
   using executor_type = boost::asio::io_context::executor_type;
   using clock = std::chrono::steady_clock;
+  /// A TCP socket bound to an io_context's executor (not any_io_executor:
+  /// 32 bytes fewer per socket and per timer, for idle connections).
+  using socket_type =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
+  using timer_type =
+    boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>,
+                                      executor_type>;
 
   /// The phases of a stream, in order; it only moves forward.
   enum class phase : uint8_t {
@@ -66,10 +73,9 @@ public:
     closed,     ///< socket closed
   };
 
-  /// `sock` must belong to an io_context (its executor's context is the
-  /// stream's thread). `gate`, if any, holds a slot for this socket;
-  /// released when it closes.
-  stream(boost::asio::ip::tcp::socket sock, const listen_options& opts,
+  /// `sock`'s io_context is the stream's thread. `gate`, if any, holds a slot for this
+  /// socket; released when it closes.
+  stream(socket_type sock, const listen_options& opts,
          std::shared_ptr<connection_gate> gate = nullptr);
   ~stream();
 
@@ -77,10 +83,13 @@ public:
   stream& operator=(const stream&) = delete;
 
   /// Whether the caller runs on this stream's I/O thread. Any thread.
-  bool in_io_thread() const { return ex_.running_in_this_thread(); }
+  bool in_io_thread() const { return executor().running_in_this_thread(); }
 
   /// The I/O thread's executor, to post calls to. Any thread.
-  const executor_type& executor() const { return ex_; }
+  executor_type executor() const {
+    // Asio's get_executor() is not const; it only copies the executor.
+    return const_cast<socket_type&>(sock_).get_executor();
+  }
 
   /// Sets who hears this stream's events (before start(); may be null).
   void attach(std::shared_ptr<stream_events> events);
@@ -135,21 +144,21 @@ private:
   void notify_closed(shutdown_reason why);
   void close_socket();
 
-  boost::asio::ip::tcp::socket sock_;
-  executor_type ex_;
+  socket_type sock_;
   /// One timer for the idle timeout, the read deadline and the linger.
-  boost::asio::steady_timer timer_;
+  timer_type timer_;
   clock::time_point armed_at_ = clock::time_point::max();
   clock::time_point deadline_ = clock::time_point::max();
   clock::time_point last_activity_;
-  size_t max_read_;
-  size_t high_;
-  size_t low_;
-  size_t hard_;
-  std::chrono::milliseconds linger_;
-  std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<connection_gate> gate_;
   std::shared_ptr<stream_events> events_;
+  // Limits from listen_options, 32 bits each: idle connections are many.
+  uint32_t max_read_;
+  uint32_t high_;
+  uint32_t low_;
+  uint32_t hard_;
+  std::chrono::duration<uint32_t, std::milli> linger_;
+  std::chrono::duration<uint32_t, std::milli> idle_timeout_;
 
   // Write queue: wq_[wq_head_..] with wq_offset_ bytes of the first sent.
   std::vector<bytes> wq_;
