@@ -57,7 +57,9 @@ enum class shutdown_reason : uint8_t {
 /// Returns the reason's name, e.g. "peer_closed".
 const char* to_string(shutdown_reason x);
 
-/// Sent by the chassis to a handler's `control`: the socket's input is over.
+/// The socket's input is over. Sent by the handler's CSA on its outbox
+/// `ctrlout` (which the CSA links to the handler's `control`), not by the
+/// chassis; a composite passes it on to its children.
 struct socket_shutdown {
   shutdown_reason reason = shutdown_reason::peer_closed;
 };

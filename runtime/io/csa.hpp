@@ -33,7 +33,7 @@ constexpr box ctrlout = ctrlout_atom::value;
 ///   (`producer_finished` when drained for server shutdown); `pause_producing` once the
 ///   bytes queued for the socket pass listen_options::write_high_watermark,
 ///   `resume_producing` once they are below write_low_watermark again (one pair per
-///   episode). Checked when bytes arrive on `inbox`, so it costs a compare per write.
+///   episode; the stream decides, in stream::apply_watermarks()).
 ///
 /// It reads nothing until it receives `(start_atom, handler)`, so all links
 /// are in place before the first byte. Outboxes not yet linked by then get
