@@ -16,6 +16,9 @@ struct server_stats {
   std::atomic<uint64_t> handler_failures{0}; ///< Handlers that ended with an error.
   std::atomic<uint64_t> factory_failures{0}; ///< Factory threw or made no actor.
   std::atomic<uint64_t> forced_closes{0};    ///< Closed at the drain deadline.
+  /// TLS clients closed before their handshake completed: plain text,
+  /// garbage, an old protocol version, a bad certificate, or too slow.
+  std::atomic<uint64_t> tls_handshake_failures{0};
 };
 
 } // namespace kam::runtime

@@ -3,8 +3,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace kam::runtime::io::tls {
+class tls_context;
+} // namespace kam::runtime::io::tls
 
 namespace kam::runtime::io {
 
@@ -61,6 +66,16 @@ struct listen_options {
   /// At most this many open connections; at the limit the listeners stop
   /// accepting (clients wait in the backlog) until one closes. 0 = no limit.
   size_t max_connections = 0;
+
+  // -- transports -----------------------------------------------------------
+
+  /// Set: every connection speaks TLS (runtime/io/tls/context.hpp); the
+  /// handler sees only plaintext and gets its first bytes once the handshake
+  /// is done. The write watermarks count encrypted bytes.
+  std::shared_ptr<const tls::tls_context> tls;
+  /// A client that has not completed the TLS handshake within this long is
+  /// closed and counted (server_stats::tls_handshake_failures).
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 } // namespace kam::runtime::io

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "runtime/io/connection_gate.hpp"
+#include "runtime/io/detail/stream_tls.hpp"
 
 namespace kam::runtime::io::detail {
 
@@ -31,8 +32,9 @@ char* thread_read_buffer() {
 } // namespace
 
 stream::stream(socket_type sock, const listen_options& opts,
-               std::shared_ptr<connection_gate> gate)
+               std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls)
   : sock_(std::move(sock)), timer_(sock_.get_executor()), gate_(std::move(gate)),
+    tls_(std::move(tls)),
     max_read_(clamp32(std::max<size_t>(opts.max_read_per_event, 1))),
     high_(clamp32(std::max<size_t>(opts.write_high_watermark, 1))),
     low_(std::min(clamp32(opts.write_low_watermark), high_)),
@@ -66,10 +68,11 @@ void stream::start() {
   if (phase_ != phase::fresh)
     return;
   phase_ = phase::reading;
-  if (idle_timeout_.count() != 0) {
+  if (idle_timeout_.count() != 0)
     last_activity_ = clock::now();
-    arm_timer();
-  }
+  if (tls_) // the handshake's deadline: met once it completes
+    deadline_ = clock::now() + tls_->handshake_timeout;
+  arm_timer();
   wait_readable();
 }
 
@@ -82,6 +85,8 @@ void stream::drain() {
     // Bounded: a client that never stops sending cannot hold the drain.
     auto r = read_into(data, 64 * size_t{max_read_}, true, ec);
     deliver(std::move(data));
+    if (phase_ == phase::closed) // a failed TLS record closed us
+      return;
     if (r == read_result::failed) {
       fail(ec);
       return;
@@ -97,6 +102,10 @@ void stream::drain() {
 void stream::close_graceful() {
   assert_io_thread("close_graceful");
   if (phase_ >= phase::closing)
+    return;
+  if (tls_)
+    close_notify(); // TLS's FIN, ahead of TCP's
+  if (phase_ == phase::closed)
     return;
   phase_ = phase::closing;
   if (!write_pending_) // else the flush ends with shutdown_output()
@@ -149,9 +158,16 @@ void stream::on_readable(const error_code& ec) {
   auto r = read_into(data, max_read_, false, rec);
   if (!data.empty()) {
     touch();
-    deadline_ = clock::time_point::max(); // met
+    if (!tls_handshaking())
+      deadline_ = clock::time_point::max(); // met
   }
   deliver(std::move(data)); // what arrived before an error still counts
+  if (phase_ == phase::closed) // a failed TLS handshake or record closed us
+    return;
+  if (r == read_result::eof && tls_handshaking()) {
+    tls_failed(shutdown_reason::peer_closed); // gave up before the handshake's end
+    return;
+  }
   switch (r) {
   case read_result::would_block:
   case read_result::more: // bound hit: the next read queues behind other work
@@ -203,11 +219,19 @@ void stream::discard_input() {
 }
 
 void stream::deliver(bytes&& data) {
-  if (!data.empty() && events_)
+  if (data.empty())
+    return;
+  if (tls_)
+    deliver_tls(std::move(data));
+  else if (events_)
     events_->on_data(std::move(data));
 }
 
 void stream::peer_finished() {
+  if (phase_ != phase::reading) { // TLS: close_notify came before the TCP FIN
+    peer_eof_ = true;
+    return;
+  }
   peer_eof_ = true;
   phase_ = phase::input_over;
   if (events_)

@@ -19,6 +19,8 @@ class connection_gate;
 
 namespace kam::runtime::io::detail {
 
+struct tls_layer; // stream_tls.hpp: a TLS session under the stream
+
 /// What a stream tells its owner (the CSA's side, or a test). Every call
 /// comes on the stream's I/O thread, from inside a stream member function or
 /// one of its Asio completions; none may call back into the stream.
@@ -75,8 +77,12 @@ public:
 
   /// `sock`'s io_context is the stream's thread. `gate`, if any, holds a slot for this
   /// socket; released when it closes.
+  /// `tls`, if any, makes the stream speak TLS: bytes read are decrypted
+  /// before on_data(), write() encrypts, close_graceful() sends close_notify,
+  /// and the peer's close_notify is its FIN (stream_tls.hpp).
   stream(socket_type sock, const listen_options& opts,
-         std::shared_ptr<connection_gate> gate = nullptr);
+         std::shared_ptr<connection_gate> gate = nullptr,
+         std::unique_ptr<tls_layer> tls = nullptr);
   ~stream();
 
   stream(const stream&) = delete;
@@ -130,6 +136,18 @@ private:
                         boost::system::error_code& ec);
   void discard_input();
   void deliver(bytes&& data);
+  /// Decrypts `cipher` (stream_tls.cpp); handshake replies go out raw.
+  void deliver_tls(bytes&& cipher);
+  /// Encrypts and queues (stream_tls.cpp).
+  void write_tls(bytes&& plain);
+  /// Queues close_notify (stream_tls.cpp).
+  void close_notify();
+  /// The handshake did not complete: count it, close (stream_tls.cpp).
+  void tls_failed(shutdown_reason why);
+  /// Whether a TLS handshake is still under way.
+  bool tls_handshaking() const;
+  /// Queues bytes for the socket as they are (write() without TLS).
+  void send_raw(bytes buf);
   void peer_finished();
   void wait_writable();
   void flush();
@@ -152,6 +170,7 @@ private:
   clock::time_point last_activity_;
   std::shared_ptr<connection_gate> gate_;
   std::shared_ptr<stream_events> events_;
+  std::unique_ptr<tls_layer> tls_; ///< null for plain TCP (8 bytes, not a session)
   // Limits from listen_options, 32 bits each: idle connections are many.
   uint32_t max_read_;
   uint32_t high_;

@@ -24,6 +24,15 @@ void stream::write(bytes buf) {
   assert_io_thread("write");
   if (buf.empty() || phase_ >= phase::lingering)
     return;
+  if (tls_)
+    write_tls(std::move(buf));
+  else
+    send_raw(std::move(buf));
+}
+
+void stream::send_raw(bytes buf) {
+  if (buf.empty() || phase_ >= phase::lingering)
+    return;
   if (!write_pending_) {
     // Nothing queued (muduo's sendInLoop): write now, queue what is refused.
     error_code ec;
@@ -204,6 +213,10 @@ void stream::on_timer() {
 }
 
 void stream::time_out() {
+  if (tls_handshaking()) {
+    tls_failed(shutdown_reason::timeout);
+    return;
+  }
   notify_closed(shutdown_reason::timeout);
   close_socket();
 }

@@ -1,0 +1,67 @@
+// The stream's TLS layer: ciphertext read is decrypted before the owner
+// sees it, plaintext written is encrypted before it is queued, so the write
+// queue (and the watermarks) hold what the kernel must take.
+#include "runtime/io/detail/stream.hpp"
+#include "runtime/io/detail/stream_tls.hpp"
+
+namespace kam::runtime::io::detail {
+
+using phase_t = tls::session::phase;
+
+bool stream::tls_handshaking() const {
+  return tls_ && tls_->session.state() == phase_t::handshaking;
+}
+
+void stream::deliver_tls(bytes&& cipher) {
+  bytes plain;
+  bytes out; // handshake flights, alerts, data that waited for the handshake
+  bool was_handshaking = tls_handshaking();
+  auto now = tls_->session.on_read(cipher.data(), cipher.size(), plain, out);
+  send_raw(std::move(out));
+  if (phase_ == phase::closed)
+    return;
+  if (now == phase_t::failed) {
+    // Whatever arrived before the bad record still counts.
+    if (!plain.empty() && events_)
+      events_->on_data(std::move(plain));
+    if (was_handshaking)
+      tls_failed(shutdown_reason::error);
+    else {
+      notify_closed(shutdown_reason::error);
+      close_socket();
+    }
+    return;
+  }
+  if (was_handshaking && now != phase_t::handshaking)
+    deadline_ = clock::time_point::max(); // the handshake met its deadline
+  if (!plain.empty() && events_)
+    events_->on_data(std::move(plain));
+  if (now == phase_t::peer_closed)
+    peer_finished(); // close_notify: TLS's FIN
+}
+
+void stream::write_tls(bytes&& plain) {
+  bytes out;
+  tls_->session.write(std::string_view{plain.data(), plain.size()}, out);
+  if (tls_->session.state() == phase_t::failed) {
+    notify_closed(shutdown_reason::error);
+    close_socket();
+    return;
+  }
+  send_raw(std::move(out));
+}
+
+void stream::close_notify() {
+  bytes out;
+  tls_->session.shutdown(out);
+  send_raw(std::move(out));
+}
+
+void stream::tls_failed(shutdown_reason why) {
+  if (tls_->stats)
+    tls_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+  notify_closed(why);
+  close_socket();
+}
+
+} // namespace kam::runtime::io::detail

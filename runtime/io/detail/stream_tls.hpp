@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "runtime/io/tls/session.hpp"
+#include "runtime/stats.hpp"
+
+namespace kam::runtime::io::detail {
+
+/// What a TLS stream holds beyond a plain one: the session (OpenSSL over
+/// memory BIOs, runtime/io/tls/session.hpp) and where failures are counted.
+/// Owned by its stream; I/O thread only.
+struct tls_layer {
+  tls_layer(const tls::tls_context& ctx, std::chrono::milliseconds timeout,
+            std::shared_ptr<server_stats> st)
+    : session(ctx), handshake_timeout(timeout), stats(std::move(st)) {}
+
+  tls::session session;
+  std::chrono::milliseconds handshake_timeout;
+  std::shared_ptr<server_stats> stats;
+};
+
+} // namespace kam::runtime::io::detail
