@@ -64,7 +64,38 @@ public:
            "where connection actors run: io (their socket's I/O thread) or "
            "scheduler (CAF's workers)");
   }
+
+  /// The first key of a config file's [global] section that is no option
+  /// (CAF stores it silently; a typo must not go unnoticed), or empty.
+  std::string unknown_global_key() const {
+    for (auto& kv : content)
+      if (!caf::holds_alternative<caf::settings>(kv.second) &&
+          custom_options_.qualified_name_lookup("global", kv.first) == nullptr)
+        return kv.first;
+    return {};
+  }
 };
+
+/// Names the config file in CAF's rendering of an error reading it, e.g.
+/// parser_error(unexpected_character, ({"column" = 7, "line" = 2})) or
+/// system_error(cannot_open_file, ("/etc/x.conf")); empty for other errors.
+std::string config_file_error(const config& cfg, const std::string& text) {
+  auto file = "config file '" + cfg.config_file_path + "'";
+  if (text.find("cannot_open_file") != std::string::npos)
+    return "cannot open " + file;
+  auto number_after = [&](const std::string& key) {
+    auto pos = text.find("\"" + key + "\" = ");
+    if (pos == std::string::npos)
+      return std::string{};
+    pos += key.size() + 5;
+    return text.substr(pos, text.find_first_not_of("0123456789", pos) - pos);
+  };
+  auto line = number_after("line");
+  if (text.rfind("parser_error(", 0) != 0 || line.empty())
+    return {};
+  auto kind = text.substr(13, text.find_first_of(",)", 13) - 13);
+  return file + ": " + kind + " at line " + line + ", column " + number_after("column");
+}
 
 int fail(const std::string& msg) {
   std::cerr << "kam-serve: " << msg << std::endl;
@@ -88,10 +119,15 @@ int main(int argc, char** argv) {
                                                                  : "invalid value in";
       return fail(std::string{why} + " '" + arg + "' (see --help)");
     }
+    if (auto where = config_file_error(cfg, text); !where.empty())
+      return fail(where);
     return fail("bad command line: " + text);
   }
   if (cfg.cli_helptext_printed)
     return 0;
+  if (auto key = cfg.unknown_global_key(); !key.empty())
+    return fail("unknown option '" + key + "' in config file '" + cfg.config_file_path +
+                "' (see --help)");
   if (cfg.port < 0 || cfg.port > 65535)
     return fail("--port=" + std::to_string(cfg.port) + " is out of range (0..65535)");
   if (cfg.threads < 0 || cfg.threads > 1024)

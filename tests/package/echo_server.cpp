@@ -18,7 +18,8 @@ int main() {
   opts.listen.host = "127.0.0.1";
   opts.listen.port = 0;
   auto srv = kam::chassis::simple_server(
-    sys, [](caf::actor_system& s) { return s.spawn(kam::protocols::echo::handler); }, opts);
+    sys, [](caf::actor_system& s) { return s.spawn(kam::protocols::echo::handler); },
+    opts);
   if (!srv) {
     std::cerr << sys.render(srv.error()) << std::endl;
     return 2;

@@ -1,0 +1,124 @@
+// kam-serve's config file (CAF's INI format, --config-file=PATH): values are
+// used, the command line wins, and every mistake in the file exits 2 with one
+// line naming the file.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/support/process.hpp"
+#include "tests/support/tcp_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using kam::test::bin_path;
+using kam::test::child_process;
+using kam::test::port_of;
+using kam::test::tcp_client;
+
+/// A config file in /tmp, removed at scope end.
+struct temp_config {
+  std::string path;
+  explicit temp_config(const std::string& text) {
+    char name[] = "/tmp/kam-serve-config-XXXXXX";
+    int fd = ::mkstemp(name);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    path = name;
+    std::ofstream{path} << text;
+  }
+  ~temp_config() { std::remove(path.c_str()); }
+};
+
+struct outcome {
+  int code = -1;
+  std::string err;
+};
+
+outcome run_to_exit(const std::vector<std::string>& args) {
+  child_process p{bin_path("kam-serve"), args};
+  REQUIRE(p.pid() > 0);
+  auto rc = p.wait_exit(10000ms);
+  REQUIRE(rc);
+  return {*rc, p.err()};
+}
+
+size_t lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+/// Starts kam-serve with `args`; returns its port (0 if it did not listen).
+uint16_t listen_port(child_process& p) {
+  auto line = p.wait_for_line("listening on", 10000ms);
+  return line ? port_of(*line) : 0;
+}
+
+} // namespace
+
+TEST_SUITE("tools/kam_serve config file") {
+  TEST_CASE("values from the file are used: protocol and port") {
+    temp_config f{"[global]\nprotocol=\"upper-lines\"\nhost=\"127.0.0.1\"\nport=0\n"
+                  "threads=1\n[scheduler]\nmax-threads=1\n"};
+    child_process p{bin_path("kam-serve"), {"--config-file=" + f.path}};
+    auto port = listen_port(p);
+    REQUIRE(port != 0);
+    tcp_client c{"127.0.0.1", port};
+    REQUIRE(c.send_all("shout\n"));
+    CHECK(c.recv_exact(6) == "SHOUT\n"); // upper-lines, not the default echo
+  }
+
+  TEST_CASE("the command line wins over the file") {
+    temp_config f{"[global]\nprotocol=\"upper-lines\"\nport=1\n"};
+    child_process p{bin_path("kam-serve"),
+                    {"--config-file=" + f.path, "--protocol=echo", "--port=0"}};
+    auto port = listen_port(p);
+    REQUIRE(port != 0); // port=1 from the file would need root and fail
+    tcp_client c{"127.0.0.1", port};
+    REQUIRE(c.send_all("quiet\n"));
+    CHECK(c.recv_exact(6) == "quiet\n");
+  }
+
+  TEST_CASE("the config file the Debian package ships is valid") {
+    child_process p{
+      bin_path("kam-serve"),
+      {"--config-file=" KAM_SOURCE_DIR "/packaging/kam-serve.conf", "--port=0"}};
+    CHECK(listen_port(p) != 0);
+  }
+
+  TEST_CASE("mistakes in the file exit 2 with one line naming the file and the cause") {
+    struct row {
+      const char* text;
+      const char* named;
+    };
+    for (auto r : std::vector<row>{
+           {"[global]\nportx=7\n", "unknown option 'portx'"},
+           {"[global]\nport=abc\n", "line 2"},
+           {"[global]\nport=70000\n", "--port=70000 is out of range"},
+           {"[global]\nprotocol=\"nope\"\n", "unknown protocol 'nope'"},
+         }) {
+      CAPTURE(r.text);
+      temp_config f{r.text};
+      auto o = run_to_exit({"--config-file=" + f.path});
+      CHECK(o.code == 2);
+      CHECK_MESSAGE(lines(o.err) == 1, "stderr='" << o.err << "'");
+      CHECK_MESSAGE(o.err.find(r.named) != std::string::npos, "stderr='" << o.err << "'");
+      if (std::string{r.named}.find("port=") == std::string::npos &&
+          std::string{r.named}.find("protocol") == std::string::npos)
+        CHECK_MESSAGE(o.err.find(f.path) != std::string::npos,
+                      "stderr='" << o.err << "'");
+    }
+  }
+
+  TEST_CASE("a missing config file exits 2 naming it") {
+    auto o = run_to_exit({"--config-file=/nonexistent/kam-serve.conf"});
+    CHECK(o.code == 2);
+    CHECK(lines(o.err) == 1);
+    CHECK(o.err.find("cannot open config file '/nonexistent/kam-serve.conf'") !=
+          std::string::npos);
+  }
+}
