@@ -27,6 +27,7 @@
 #include "chassis/server.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/ipc.hpp"
+#include "runtime/log.hpp"
 #include "runtime/scheduler.hpp"
 #include "tools/protocol_table.hpp"
 
@@ -46,6 +47,7 @@ public:
   int64_t write_low = 256 * 1024;
   int64_t write_hard = 4 * 1024 * 1024;
   std::string placement = "io";
+  std::string log_level = "warning";
 
   config() {
     opt_group{custom_options_, "global"}
@@ -62,7 +64,9 @@ public:
       .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client")
       .add(placement, "placement",
            "where connection actors run: io (their socket's I/O thread) or "
-           "scheduler (CAF's workers)");
+           "scheduler (CAF's workers)")
+      .add(log_level, "log-level",
+           "events on stderr at or above: error, warning, info, debug");
   }
 
   /// The first key of a config file's [global] section that is no option
@@ -143,6 +147,10 @@ int main(int argc, char** argv) {
     return fail("--idle-timeout must be between 0 and 86400 seconds");
   if (cfg.placement != "io" && cfg.placement != "scheduler")
     return fail("--placement must be io or scheduler, not '" + cfg.placement + "'");
+  auto level = kam::runtime::parse_log_level(cfg.log_level);
+  if (!level)
+    return fail("--log-level must be error, warning, info or debug, not '" +
+                cfg.log_level + "'");
   if (cfg.write_low < 0 || cfg.write_high < 1 || cfg.write_hard < 1)
     return fail("--write-* limits must be positive");
   if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
@@ -203,21 +211,38 @@ int main(int argc, char** argv) {
                 : srv->host().c_str(),
               static_cast<unsigned>(srv->port()));
   std::fflush(stdout);
+  kam::runtime::logger log{*level};
+  log.write(kam::runtime::log_level::info,
+            "serving " + cfg.protocol + " on " + srv->host() + ":" +
+              std::to_string(srv->port()) + " (placement " + cfg.placement + ")");
   int signals_seen = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal;
-  on_signal = [&](const boost::system::error_code& ec, int) {
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec)
       return;
-    if (++signals_seen == 1)
+    if (++signals_seen == 1) {
+      log.write(kam::runtime::log_level::info,
+                std::string{sig == SIGINT ? "SIGINT" : "SIGTERM"} +
+                  ": listeners closed, draining open connections for at most " +
+                  std::to_string(opts.drain_timeout.count()) + " ms");
       srv->shutdown();
-    else
+    } else {
+      log.write(kam::runtime::log_level::info,
+                "second signal: closing the remaining connections now");
       srv->shutdown_now();
+    }
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
   if (!srv->stopped())
     sig_ioc.run();
   srv->wait();
+  auto& st = srv->stats();
+  log.write(kam::runtime::log_level::info,
+            "stopped: " + std::to_string(st.accepted.load()) + " connections accepted, " +
+              std::to_string(st.closed.load()) + " closed, " +
+              std::to_string(st.forced_closes.load()) + " forced closes, " +
+              std::to_string(st.handler_failures.load()) + " handler failures");
   // Back to the default dispositions: a signal during teardown terminates.
   boost::system::error_code ignored;
   signals.clear(ignored);

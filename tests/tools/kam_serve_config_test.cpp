@@ -2,6 +2,7 @@
 // used, the command line wins, and every mistake in the file exits 2 with one
 // line naming the file.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -120,5 +121,43 @@ TEST_SUITE("tools/kam_serve config file") {
     CHECK(lines(o.err) == 1);
     CHECK(o.err.find("cannot open config file '/nonexistent/kam-serve.conf'") !=
           std::string::npos);
+  }
+}
+
+TEST_SUITE("tools/kam_serve logging") {
+  TEST_CASE("--log-level=info: lifecycle events on stderr, one timestamped line each") {
+    child_process p{bin_path("kam-serve"), {"--port=0", "--log-level=info"}};
+    auto port = listen_port(p);
+    REQUIRE(port != 0);
+    {
+      tcp_client c{"127.0.0.1", port};
+      REQUIRE(c.send_all("x"));
+      CHECK(c.recv_exact(1) == "x");
+    }
+    p.signal(SIGTERM);
+    auto rc = p.wait_exit(10000ms);
+    REQUIRE(rc);
+    CHECK(*rc == 0);
+    auto& err = p.err();
+    CHECK_MESSAGE(lines(err) == 3, err);
+    CHECK(err.find(" info kam: serving echo on 127.0.0.1:" + std::to_string(port)) !=
+          std::string::npos);
+    CHECK(err.find(" info kam: SIGTERM: listeners closed, draining") !=
+          std::string::npos);
+    CHECK_MESSAGE(err.find(" info kam: stopped: 1 connections accepted, 1 closed") !=
+                    std::string::npos,
+                  err);
+  }
+
+  TEST_CASE("the default level (warning) keeps a clean run silent; a bad level exits 2") {
+    child_process p{bin_path("kam-serve"), {"--port=0"}};
+    REQUIRE(listen_port(p) != 0);
+    p.signal(SIGTERM);
+    REQUIRE(p.wait_exit(10000ms));
+    CHECK(p.err().empty());
+    auto o = run_to_exit({"--log-level=loud"});
+    CHECK(o.code == 2);
+    CHECK(lines(o.err) == 1);
+    CHECK(o.err.find("--log-level") != std::string::npos);
   }
 }
