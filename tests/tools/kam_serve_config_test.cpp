@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -159,5 +161,33 @@ TEST_SUITE("tools/kam_serve logging") {
     CHECK(o.code == 2);
     CHECK(lines(o.err) == 1);
     CHECK(o.err.find("--log-level") != std::string::npos);
+  }
+}
+
+TEST_SUITE("tools/kam_serve config file") {
+  TEST_CASE("the shipped config file sets every option --help lists") {
+    child_process help{bin_path("kam-serve"), {"--help"}};
+    REQUIRE(help.wait_exit(10000ms));
+    help.wait_for_line("\x01never\x01", 100ms); // picks up stdout (the process ended)
+    std::ifstream in{KAM_SOURCE_DIR "/packaging/kam-serve.conf"};
+    std::string conf((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    REQUIRE_FALSE(conf.empty());
+    size_t checked = 0;
+    // CAF 0.17 prints the help (on stdout, whatever it says) as "  --name=<type> : text".
+    std::istringstream lines_of{help.out() + help.err()};
+    for (std::string line; std::getline(lines_of, line);) {
+      auto dash = line.find("--");
+      auto eq = line.find('=', dash);
+      if (dash == std::string::npos || eq == std::string::npos || line.find("(-") == 2)
+        continue;
+      auto name = line.substr(dash + 2, eq - dash - 2);
+      if (name == "config-file" || name.find('.') != std::string::npos)
+        continue; // CAF's own
+      ++checked;
+      CHECK_MESSAGE(conf.find("\n" + name + "=") != std::string::npos,
+                    "packaging/kam-serve.conf does not set '" << name << "'");
+    }
+    CHECK(checked >= 10);
   }
 }
