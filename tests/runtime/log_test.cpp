@@ -1,8 +1,8 @@
 // The logger: one timestamped line per event with its level, levels filter,
 // floods are rate-limited per key and the suppressed count is reported.
+#include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,9 +41,16 @@ TEST_SUITE("runtime/log") {
     log.write(log_level::warning, "accept on 127.0.0.1:1601:\nToo many open files");
     auto ls = c.lines();
     REQUIRE(ls.size() == 1);
-    std::regex shape{R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z warning kam: accept on )"
-                     R"(127\.0\.0\.1:1601: Too many open files\n$)"};
-    CHECK_MESSAGE(std::regex_match(ls[0], shape), ls[0]);
+    auto& l = ls[0];
+    // 2026-12-01T21:36:33.123Z: digits where digits go, separators in place.
+    REQUIRE(l.size() > 25);
+    for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22})
+      CHECK_MESSAGE(std::isdigit(static_cast<unsigned char>(l[i])), l);
+    CHECK(l.substr(4, 1) == "-");
+    CHECK(l.substr(10, 1) == "T");
+    CHECK(l.substr(19, 1) == ".");
+    CHECK(l.substr(23) ==
+          "Z warning kam: accept on 127.0.0.1:1601: Too many open files\n");
   }
 
   TEST_CASE("lines below the level are dropped") {
