@@ -11,7 +11,8 @@ class KamaeliaCafConan(ConanFile):
     description = "Kamaelia's ConnectedServer chassis on CAF actors and Boost.Asio"
     settings = "os", "compiler", "build_type", "arch"
     exports_sources = ("CMakeLists.txt", "CMakePresets.json", "cmake/*", "runtime/*",
-                       "chassis/*", "protocols/*", "tools/*", "bench/*", "tests/*")
+                       "chassis/*", "protocols/*", "tools/*", "bench/*", "tests/*",
+                       "packaging/*")
 
     def requirements(self):
         self.requires("caf/0.17.6")
@@ -36,4 +37,33 @@ class KamaeliaCafConan(ConanFile):
         cmake.build()
 
     def package(self):
+        # The same install tree as `cmake --install` (include/kam/..., the
+        # static libraries, kam-serve, lib/cmake/kamaelia_caf).
         CMake(self).install()
+
+    def package_info(self):
+        # The targets find_package(kamaelia_caf CONFIG) gives, as Conan components.
+        self.cpp_info.set_property("cmake_file_name", "kamaelia_caf")
+        self.cpp_info.includedirs = ["include/kam"]
+        asio = self.cpp_info.components["asio"]
+        asio.set_property("cmake_target_name", "kam::asio")
+        asio.libs = ["kam_asio"]
+        asio.defines = ["BOOST_ASIO_SEPARATE_COMPILATION", "BOOST_ASIO_NO_DEPRECATED"]
+        asio.requires = ["boost::headers"]
+        asio.system_libs = ["pthread"]
+        runtime = self.cpp_info.components["runtime"]
+        runtime.set_property("cmake_target_name", "kam::runtime")
+        runtime.libs = ["kam_runtime"]
+        runtime.requires = ["asio", "caf::caf_core"]  # CAF::core in conan-center's caf recipe
+        chassis = self.cpp_info.components["chassis"]
+        chassis.set_property("cmake_target_name", "kam::chassis")
+        chassis.libs = ["kam_chassis"]
+        chassis.requires = ["runtime"]
+        protocols = self.cpp_info.components["protocols"]
+        protocols.set_property("cmake_target_name", "kam::protocols")
+        protocols.libs = ["kam_protocols"]
+        protocols.requires = ["chassis"]
+        testing = self.cpp_info.components["testing"]
+        testing.set_property("cmake_target_name", "kam::testing")
+        testing.libs = ["kam_testing"]
+        testing.requires = ["runtime"]

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake make ccache python3
   libcaf-dev libboost-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libfmt-dev
-  netcat-openbsd curl gnuplot-nox
+  netcat-openbsd curl gnuplot-nox help2man libssl-dev openssl
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

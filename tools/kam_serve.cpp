@@ -26,7 +26,9 @@
 
 #include "chassis/server.hpp"
 #include "runtime/boxes.hpp"
+#include "runtime/io/tls/context.hpp"
 #include "runtime/ipc.hpp"
+#include "runtime/log.hpp"
 #include "runtime/scheduler.hpp"
 #include "tools/protocol_table.hpp"
 
@@ -46,6 +48,11 @@ public:
   int64_t write_low = 256 * 1024;
   int64_t write_hard = 4 * 1024 * 1024;
   std::string placement = "io";
+  std::string log_level = "warning";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  double tls_handshake_timeout = 10;
 
   config() {
     opt_group{custom_options_, "global"}
@@ -62,9 +69,47 @@ public:
       .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client")
       .add(placement, "placement",
            "where connection actors run: io (their socket's I/O thread) or "
-           "scheduler (CAF's workers)");
+           "scheduler (CAF's workers)")
+      .add(tls_cert, "tls-cert", "PEM certificate (chain): serve TLS 1.2/1.3 with it")
+      .add(tls_key, "tls-key", "PEM private key of --tls-cert")
+      .add(tls_ca, "tls-ca", "PEM CA bundle: require client certificates it signed")
+      .add(tls_handshake_timeout, "tls-handshake-timeout",
+           "seconds a TLS client has to complete its handshake")
+      .add(log_level, "log-level",
+           "events on stderr at or above: error, warning, info, debug");
+  }
+
+  /// The first key of a config file's [global] section that is no option
+  /// (CAF stores it silently; a typo must not go unnoticed), or empty.
+  std::string unknown_global_key() const {
+    for (auto& kv : content)
+      if (!caf::holds_alternative<caf::settings>(kv.second) &&
+          custom_options_.qualified_name_lookup("global", kv.first) == nullptr)
+        return kv.first;
+    return {};
   }
 };
+
+/// Names the config file in CAF's rendering of an error reading it, e.g.
+/// parser_error(unexpected_character, ({"column" = 7, "line" = 2})) or
+/// system_error(cannot_open_file, ("/etc/x.conf")); empty for other errors.
+std::string config_file_error(const config& cfg, const std::string& text) {
+  auto file = "config file '" + cfg.config_file_path + "'";
+  if (text.find("cannot_open_file") != std::string::npos)
+    return "cannot open " + file;
+  auto number_after = [&](const std::string& key) {
+    auto pos = text.find("\"" + key + "\" = ");
+    if (pos == std::string::npos)
+      return std::string{};
+    pos += key.size() + 5;
+    return text.substr(pos, text.find_first_not_of("0123456789", pos) - pos);
+  };
+  auto line = number_after("line");
+  if (text.rfind("parser_error(", 0) != 0 || line.empty())
+    return {};
+  auto kind = text.substr(13, text.find_first_of(",)", 13) - 13);
+  return file + ": " + kind + " at line " + line + ", column " + number_after("column");
+}
 
 int fail(const std::string& msg) {
   std::cerr << "kam-serve: " << msg << std::endl;
@@ -88,10 +133,15 @@ int main(int argc, char** argv) {
                                                                  : "invalid value in";
       return fail(std::string{why} + " '" + arg + "' (see --help)");
     }
+    if (auto where = config_file_error(cfg, text); !where.empty())
+      return fail(where);
     return fail("bad command line: " + text);
   }
   if (cfg.cli_helptext_printed)
     return 0;
+  if (auto key = cfg.unknown_global_key(); !key.empty())
+    return fail("unknown option '" + key + "' in config file '" + cfg.config_file_path +
+                "' (see --help)");
   if (cfg.port < 0 || cfg.port > 65535)
     return fail("--port=" + std::to_string(cfg.port) + " is out of range (0..65535)");
   if (cfg.threads < 0 || cfg.threads > 1024)
@@ -107,6 +157,26 @@ int main(int argc, char** argv) {
     return fail("--idle-timeout must be between 0 and 86400 seconds");
   if (cfg.placement != "io" && cfg.placement != "scheduler")
     return fail("--placement must be io or scheduler, not '" + cfg.placement + "'");
+  auto level = kam::runtime::parse_log_level(cfg.log_level);
+  if (!level)
+    return fail("--log-level must be error, warning, info or debug, not '" +
+                cfg.log_level + "'");
+  if (!(cfg.tls_handshake_timeout > 0) || cfg.tls_handshake_timeout > 3600)
+    return fail("--tls-handshake-timeout must be more than 0 and at most 3600 seconds");
+  std::shared_ptr<const kam::runtime::io::tls::tls_context> tls;
+  if (!cfg.tls_cert.empty() || !cfg.tls_key.empty() || !cfg.tls_ca.empty()) {
+    kam::runtime::io::tls::tls_options t;
+    t.cert_file = cfg.tls_cert;
+    t.key_file = cfg.tls_key;
+    t.ca_file = cfg.tls_ca;
+    if (cfg.protocol == "http")
+      t.alpn = {"http/1.1"}; // other protocols negotiate none
+    std::string why;
+    auto ctx = kam::runtime::io::tls::tls_context::make(t, why);
+    if (!ctx)
+      return fail(why);
+    tls = std::make_shared<const kam::runtime::io::tls::tls_context>(std::move(*ctx));
+  }
   if (cfg.write_low < 0 || cfg.write_high < 1 || cfg.write_hard < 1)
     return fail("--write-* limits must be positive");
   if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
@@ -151,6 +221,9 @@ int main(int argc, char** argv) {
   opts.listen.write_low_watermark = static_cast<size_t>(cfg.write_low);
   opts.listen.write_hard_limit = static_cast<size_t>(cfg.write_hard);
   opts.listen.actors_on_io_threads = cfg.placement == "io";
+  opts.listen.tls = tls;
+  opts.listen.tls_handshake_timeout =
+    std::chrono::milliseconds(static_cast<int64_t>(cfg.tls_handshake_timeout * 1000));
   opts.drain_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout * 1000));
   auto srv = kam::chassis::more_complex_server(sys, proto->factory, opts);
@@ -167,21 +240,42 @@ int main(int argc, char** argv) {
                 : srv->host().c_str(),
               static_cast<unsigned>(srv->port()));
   std::fflush(stdout);
+  kam::runtime::logger log{*level};
+  log.write(kam::runtime::log_level::info,
+            "serving " + cfg.protocol + " on " + srv->host() + ":" +
+              std::to_string(srv->port()) + " (placement " + cfg.placement +
+              (tls ? ", TLS" : "") + ")");
   int signals_seen = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal;
-  on_signal = [&](const boost::system::error_code& ec, int) {
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec)
       return;
-    if (++signals_seen == 1)
+    if (++signals_seen == 1) {
+      log.write(kam::runtime::log_level::info,
+                std::string{sig == SIGINT ? "SIGINT" : "SIGTERM"} +
+                  ": listeners closed, draining open connections for at most " +
+                  std::to_string(opts.drain_timeout.count()) + " ms");
       srv->shutdown();
-    else
+    } else {
+      log.write(kam::runtime::log_level::info,
+                "second signal: closing the remaining connections now");
       srv->shutdown_now();
+    }
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
   if (!srv->stopped())
     sig_ioc.run();
   srv->wait();
+  auto& st = srv->stats();
+  log.write(kam::runtime::log_level::info,
+            "stopped: " + std::to_string(st.accepted.load()) + " connections accepted, " +
+              std::to_string(st.closed.load()) + " closed, " +
+              std::to_string(st.forced_closes.load()) + " forced closes, " +
+              std::to_string(st.handler_failures.load()) + " handler failures" +
+              (tls ? ", " + std::to_string(st.tls_handshake_failures.load()) +
+                       " TLS handshake failures"
+                   : std::string{}));
   // Back to the default dispositions: a signal during teardown terminates.
   boost::system::error_code ignored;
   signals.clear(ignored);

@@ -4,9 +4,7 @@
 
 #include "chassis/pipeline.hpp"
 #include "protocols/echo/handler.hpp"
-#include "protocols/lines/framer.hpp"
-#include "protocols/lines/joiner.hpp"
-#include "protocols/lines/upper.hpp"
+#include "protocols/lines/upper_lines.hpp"
 
 namespace kam::tools {
 
@@ -19,9 +17,7 @@ const std::vector<protocol_entry>& protocols() {
     {"upper-lines",
      "sends every line back in upper case: pipeline(framer, upper, joiner)",
      [](caf::actor_system& sys, const runtime::connection_info&) {
-       using namespace protocols::lines;
-       return chassis::pipeline(sys, sys.spawn(framer, size_t{8192}), sys.spawn(upper),
-                                sys.spawn(joiner));
+       return protocols::lines::upper_lines(sys);
      }},
     {"echo-pipeline", "echo through pipeline(echo, echo, echo): what composition costs",
      [](caf::actor_system& sys, const runtime::connection_info&) {

@@ -19,6 +19,7 @@
 #include "runtime/io/connection_gate.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/detail/stream.hpp"
+#include "runtime/io/detail/stream_tls.hpp"
 
 namespace kam::runtime::io {
 
@@ -202,7 +203,10 @@ struct io_broker::impl {
       sock.set_option(tcp::no_delay(true), ec);
     apply_options(sock.native_handle(), opts.connection_options);
     stats->accepted.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate);
+    std::unique_ptr<detail::tls_layer> tls;
+    if (opts.tls)
+      tls = std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
+    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls));
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
     msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include "protocols/lines/framer.hpp"
 #include "protocols/lines/joiner.hpp"
 #include "protocols/lines/upper.hpp"
+#include "protocols/lines/upper_lines.hpp"
 #include "tests/chassis/composite_test_support.hpp"
 #include "tests/support/tcp_client.hpp"
 #include "tests/support/test_system.hpp"
@@ -33,9 +34,7 @@ chassis::server_options options() {
 /// The uppercase line server: pipeline(framer, upper, joiner).
 chassis::protocol_factory upper_lines(size_t max_line = 64) {
   return [max_line](caf::actor_system& sys) {
-    using namespace protocols::lines;
-    return chassis::pipeline(sys, sys.spawn(framer, max_line), sys.spawn(upper),
-                             sys.spawn(joiner));
+    return protocols::lines::upper_lines(sys, max_line);
   };
 }
 

@@ -45,6 +45,10 @@ stream::stream(socket_type sock, const listen_options& opts,
   sock_.non_blocking(true, ec);
 }
 
+stream::stream(socket_type sock, const listen_options& opts,
+               std::shared_ptr<connection_gate> gate)
+  : stream(std::move(sock), opts, std::move(gate), nullptr) {}
+
 stream::~stream() {
   if (gate_) // the I/O thread ended before the socket closed
     gate_->release();

@@ -81,8 +81,10 @@ public:
   /// before on_data(), write() encrypts, close_graceful() sends close_notify,
   /// and the peer's close_notify is its FIN (stream_tls.hpp).
   stream(socket_type sock, const listen_options& opts,
-         std::shared_ptr<connection_gate> gate = nullptr,
-         std::unique_ptr<tls_layer> tls = nullptr);
+         std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls);
+  /// A plain TCP stream.
+  stream(socket_type sock, const listen_options& opts,
+         std::shared_ptr<connection_gate> gate = nullptr);
   ~stream();
 
   stream(const stream&) = delete;

@@ -1,8 +1,8 @@
 // The stream's TLS layer: ciphertext read is decrypted before the owner
 // sees it, plaintext written is encrypted before it is queued, so the write
 // queue (and the watermarks) hold what the kernel must take.
-#include "runtime/io/detail/stream.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
+#include "runtime/io/detail/stream.hpp"
 
 namespace kam::runtime::io::detail {
 

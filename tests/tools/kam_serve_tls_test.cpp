@@ -1,0 +1,239 @@
+// kam-serve over TLS (--tls-cert/--tls-key/--tls-ca) with real clients:
+// Python's ssl module (OpenSSL) and `openssl s_client`, certificates made at
+// test time (tests/support/test_certs).
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/support/process.hpp"
+#include "tests/support/test_certs.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using kam::test::bin_path;
+using kam::test::certs;
+using kam::test::child_process;
+using kam::test::port_of;
+
+struct tls_server {
+  std::unique_ptr<child_process> proc;
+  uint16_t port = 0;
+};
+
+tls_server start(std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"--protocol=echo",
+                                "--port=0",
+                                "--threads=1",
+                                "--log-level=info",
+                                "--tls-cert=" + certs().server,
+                                "--tls-key=" + certs().server_key};
+  args.insert(args.end(), extra.begin(), extra.end());
+  tls_server s;
+  s.proc = std::make_unique<child_process>(bin_path("kam-serve"), args);
+  auto line = s.proc->wait_for_line("listening on", 10000ms);
+  if (!line) {
+    s.proc->wait_exit(2000ms);
+    FAIL("kam-serve did not start: " << s.proc->err());
+  }
+  s.port = port_of(*line);
+  REQUIRE(s.port != 0);
+  return s;
+}
+
+/// Runs a Python client script with PORT, CA, CLIENT_CERT, CLIENT_KEY, PID
+/// as argv[1..5]; returns (exit code, stdout + stderr).
+std::pair<int, std::string> python(const std::string& script, const tls_server& s) {
+  child_process p{"/usr/bin/python3",
+                  {"-c", script, std::to_string(s.port), certs().ca, certs().client,
+                   certs().client_key, std::to_string(s.proc->pid())}};
+  auto rc = p.wait_exit(30000ms);
+  p.wait_for_line("\x01never\x01", 100ms);
+  return {rc ? *rc : -1, p.out() + p.err()};
+}
+
+const char* prelude = R"(
+import os, signal, socket, ssl, sys, threading, time
+port, ca, ccert, ckey, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+def client(cert=False):
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(ccert, ckey)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+def read_all(s):
+    got = bytearray()
+    while True:
+        try:
+            b = s.recv(65536)
+        except ssl.SSLZeroReturnError:
+            break
+        if not b:
+            break
+        got += b
+    return bytes(got)
+)";
+
+/// Stops the server and returns its stderr (the "stopped:" line has the counts).
+std::string stop(tls_server& s) {
+  s.proc->signal(SIGTERM);
+  auto rc = s.proc->wait_exit(10000ms);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+  return s.proc->err();
+}
+
+} // namespace
+
+TEST_SUITE("tools/kam_serve TLS") {
+  TEST_CASE("echo over TLS 1.3: 1 MiB byte-exact, then close_notify both ways") {
+    auto srv = start();
+    auto [rc, out] = python(std::string{prelude} + R"(
+s = client()
+assert s.version() == "TLSv1.3", s.version()
+data = os.urandom(1 << 20)
+t = threading.Thread(target=s.sendall, args=(data,))
+t.start()
+got = bytearray()
+while len(got) < len(data):
+    b = s.recv(65536)
+    assert b, "EOF after %d bytes" % len(got)
+    got += b
+t.join()
+assert bytes(got) == data
+raw = s.unwrap()  # our close_notify; returns once the server's arrived
+assert raw.recv(1) == b""  # then the TCP FIN
+print("OK")
+)",
+                            srv);
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(out.find("OK") != std::string::npos);
+    auto err = stop(srv);
+    CHECK_MESSAGE(err.find(", 0 TLS handshake failures") != std::string::npos, err);
+  }
+
+  TEST_CASE("plain text, garbage, TLS 1.1 and a silent client are closed and counted; "
+            "a good client is served meanwhile") {
+    auto srv = start({"--tls-handshake-timeout=1"});
+    auto [rc, out] = python(std::string{prelude} + R"(
+silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+t0 = time.time()
+for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\xff" * 64):
+    p = socket.create_connection(("127.0.0.1", port), timeout=10)
+    p.sendall(junk)
+    rest = b""
+    while True:
+        b = p.recv(4096)
+        if not b:
+            break
+        rest += b
+    assert junk not in rest  # never echoed: it did not reach the handler
+old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+old.check_hostname = False
+old.verify_mode = ssl.CERT_NONE
+old.set_ciphers("DEFAULT:@SECLEVEL=0")
+old.minimum_version = ssl.TLSVersion.TLSv1
+old.maximum_version = ssl.TLSVersion.TLSv1_1
+try:
+    old.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+    print("TLS 1.1 was accepted")
+    sys.exit(1)
+except (ssl.SSLError, ConnectionResetError):
+    pass
+good = client()
+good.sendall(b"still served\n")
+assert good.recv(100) == b"still served\n"
+assert silent.recv(1) == b""  # closed at the handshake deadline
+waited = time.time() - t0
+assert 0.7 < waited < 5, waited
+print("OK", round(waited, 2))
+)",
+                            srv);
+    CHECK_MESSAGE(rc == 0, out);
+    auto err = stop(srv);
+    CHECK_MESSAGE(err.find(", 4 TLS handshake failures") != std::string::npos, err);
+  }
+
+  TEST_CASE("with --tls-ca only clients with a certificate that CA signed get through") {
+    auto srv = start({"--tls-ca=" + certs().ca});
+    auto [rc, out] = python(std::string{prelude} + R"(
+good = client(cert=True)
+good.sendall(b"with cert\n")
+assert good.recv(100) == b"with cert\n"
+try:
+    s = client(cert=False)
+    s.sendall(b"x")
+    assert s.recv(10) == b"", "served without a certificate"
+except (ssl.SSLError, ConnectionResetError):
+    pass
+print("OK")
+)",
+                            srv);
+    CHECK_MESSAGE(rc == 0, out);
+    stop(srv);
+  }
+
+  TEST_CASE("SIGTERM drains a TLS connection: what the client sent comes back, then "
+            "close_notify") {
+    auto srv = start();
+    auto [rc, out] = python(std::string{prelude} + R"(
+s = client()
+s.sendall(b"warm up\n")
+assert s.recv(100) == b"warm up\n"
+data = b"sent right before the signal\n" * 1000
+s.sendall(data)
+os.kill(pid, signal.SIGTERM)
+got = read_all(s)
+assert got == data, len(got)
+print("OK")
+)",
+                            srv);
+    CHECK_MESSAGE(rc == 0, out);
+    auto exit = srv.proc->wait_exit(10000ms);
+    REQUIRE(exit);
+    CHECK(*exit == 0);
+  }
+
+  TEST_CASE("openssl s_client talks to it") {
+    auto srv = start();
+    child_process sc{
+      "/bin/sh",
+      {"-c", "printf 'hello s_client\\n' | openssl s_client -quiet -connect "
+             "127.0.0.1:" +
+               std::to_string(srv.port) +
+               " -servername localhost -verify_return_error -CAfile " + certs().ca +
+               " 2>/dev/null"}};
+    auto line = sc.wait_for_line("hello s_client", 10000ms);
+    CHECK(line);
+    stop(srv);
+  }
+
+  TEST_CASE("bad TLS files: exit 2 with one line naming the file") {
+    struct row {
+      std::vector<std::string> args;
+      std::string named;
+    };
+    auto& c = certs();
+    for (auto& r : std::vector<row>{
+           {{"--tls-cert=" + c.dir + "/missing.pem", "--tls-key=" + c.server_key},
+            c.dir + "/missing.pem"},
+           {{"--tls-cert=" + c.server, "--tls-key=" + c.other_key}, c.other_key},
+           {{"--tls-cert=" + c.not_pem, "--tls-key=" + c.server_key}, c.not_pem},
+           {{"--tls-cert=" + c.server}, "--tls-key"},
+         }) {
+      CAPTURE(r.named);
+      auto args = r.args;
+      args.push_back("--port=0");
+      child_process p{bin_path("kam-serve"), args};
+      auto rc = p.wait_exit(10000ms);
+      REQUIRE(rc);
+      CHECK(*rc == 2);
+      CHECK_MESSAGE(p.err().find(r.named) != std::string::npos, p.err());
+      CHECK(std::count(p.err().begin(), p.err().end(), '\n') == 1);
+    }
+  }
+}
