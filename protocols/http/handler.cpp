@@ -370,8 +370,7 @@ struct conn_state {
     file = -1;
     pos = first;
     end = first + length;
-    done_with(status, length);
-    send_piece();
+    done_with(status, length); // process() sends the first piece with the headers
   }
 
   /// Sends the next piece of the file (with any headers gathered before it).
@@ -456,7 +455,12 @@ struct conn_state {
       serve(req);
     }
     in.erase(0, off);
-    if (closing && !streaming()) {
+    if (streaming()) {
+      if (!more_pending)
+        send_piece(); // ends in after_response(), which may come back here
+      return;
+    }
+    if (closing) {
       end_connection();
       return;
     }

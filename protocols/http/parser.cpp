@@ -271,8 +271,18 @@ struct parser::impl {
       return parse_error::bad_content_length;
     if (ec == bhttp::error::bad_transfer_encoding)
       return parse_error::bad_transfer_encoding;
-    if (ec == bhttp::error::bad_version)
-      return parse_error::bad_version;
+    if (ec == bhttp::error::bad_version) {
+      // Beast says bad_version for any junk after the target: 505 only for
+      // a well-formed "HTTP/x.y" it does not speak.
+      auto line = std::string_view{base_, static_cast<size_t>(end_ - base_)};
+      line = line.substr(0, line.find("\r\n"));
+      auto sp1 = line.find(' ');
+      auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+      bool three = sp2 != std::string_view::npos &&
+                   line.find(' ', sp2 + 1) == std::string_view::npos;
+      return three && line.substr(sp2 + 1, 5) == "HTTP/" ? parse_error::bad_version
+                                                         : parse_error::bad_request;
+    }
     return parse_error::bad_request;
   }
 
@@ -339,7 +349,7 @@ parse_result parser::feed(std::string_view data, request& out) {
       skip += data[skip] == '\r' ? 2 : 1;
     data.remove_prefix(skip);
     res.consumed = skip;
-    if (data.empty())
+    if (data.empty() || data == "\r") // a blank line's CR, its LF to come
       return res;
     if (!m.p_)
       m.start();
