@@ -551,7 +551,13 @@ def main():
                     help="don't pin kam-load and the server to disjoint CPUs")
     ap.add_argument("--report", metavar="JSON",
                     help="re-print the table (and chart) of an earlier results file; no runs")
-    opts = ap.parse_args()
+    ap.add_argument("--http", action="store_true",
+                    help="the HTTP block instead: kam-http-bench (kam-serve http vs nginx, h2o)")
+    opts, rest = ap.parse_known_args()
+    if opts.http:  # wrk-driven; its own options follow (see kam-http-bench --help)
+        return subprocess.call([os.path.join(BIN_DIR, "kam-http-bench")] + rest)
+    if rest:
+        ap.error("unrecognized arguments: %s" % " ".join(rest))
     if opts.report:
         return report(opts)
     if opts.kam_serve:

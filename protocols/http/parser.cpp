@@ -274,14 +274,16 @@ struct parser::impl {
     if (ec == bhttp::error::bad_version) {
       // Beast says bad_version for any junk after the target: 505 only for
       // a well-formed "HTTP/x.y" it does not speak.
+      // Beast has parsed method and target: look at the version's 8 bytes
+      // only, so the answer does not depend on how much came after them.
       auto line = std::string_view{base_, static_cast<size_t>(end_ - base_)};
-      line = line.substr(0, line.find("\r\n"));
       auto sp1 = line.find(' ');
       auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-      bool three = sp2 != std::string_view::npos &&
-                   line.find(' ', sp2 + 1) == std::string_view::npos;
-      return three && line.substr(sp2 + 1, 5) == "HTTP/" ? parse_error::bad_version
-                                                         : parse_error::bad_request;
+      auto v =
+        sp2 == std::string_view::npos ? std::string_view{} : line.substr(sp2 + 1, 8);
+      bool http_xy = v.size() == 8 && v.substr(0, 5) == "HTTP/" && v[5] >= '0' &&
+                     v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9';
+      return http_xy ? parse_error::bad_version : parse_error::bad_request;
     }
     return parse_error::bad_request;
   }
