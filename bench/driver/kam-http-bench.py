@@ -114,7 +114,7 @@ def to_us(text):
 
 
 def wrk(port, path, close, conns, duration, cpus):
-    cmd = ["wrk", "-t1", "-c%d" % conns, "-d%gs" % duration, "--latency"]
+    cmd = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % max(1, round(duration)), "--latency"]
     if close:
         cmd += ["-H", "Connection: close"]
     cmd.append("http://127.0.0.1:%d%s" % (port, path))
@@ -135,7 +135,7 @@ def wrk(port, path, close, conns, duration, cpus):
 def main():
     ap = argparse.ArgumentParser(prog="kam-http-bench", description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=3)
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--servers", default="kam,nginx,h2o")
     ap.add_argument("--kam-serve", default=os.path.join(HERE, "kam-serve"))
@@ -155,6 +155,11 @@ def main():
         f.write(("<p>" + "x" * 100)[:92] + "</p>\n\n\n\n")  # 100 bytes
     with open(os.path.join(root, "k16.bin"), "wb") as f:
         f.write(os.urandom(16 * 1024))
+    # nginx's and h2o's workers drop root's rights: let them read the files.
+    for p in (tmp, root):
+        os.chmod(p, 0o755)
+    for n in os.listdir(root):
+        os.chmod(os.path.join(root, n), 0o644)
     cases = [("100B keep-alive", "/small.html", False), ("100B close", "/small.html", True),
              ("16KiB keep-alive", "/k16.bin", False), ("16KiB close", "/k16.bin", True)]
     results = {}

@@ -109,7 +109,8 @@ std::string clf_time() {
   return buf;
 }
 
-void append_num(std::string& out, uint64_t v) {
+template <class Out>
+void append_num(Out& out, uint64_t v) {
   char buf[24];
   auto n = std::snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(v));
   out.append(buf, static_cast<size_t>(n));
@@ -133,6 +134,31 @@ const std::string index_page = "<!DOCTYPE html>\n<html><head><title>kamaelia-caf
                                "ConnectedServer chassis. Start kam-serve with "
                                "--root=DIR to serve files.</p></body></html>\n";
 
+/// Responses being gathered: appended to in place, then moved out whole as
+/// the outbox message (no copy).
+struct outbuf {
+  bytes buf;
+  outbuf& operator+=(std::string_view s) {
+    buf.insert(buf.end(), s.begin(), s.end());
+    return *this;
+  }
+  void push_back(char c) { buf.push_back(c); }
+  void append(const std::string& s, size_t pos, size_t n) {
+    *this += std::string_view{s}.substr(pos, n);
+  }
+  void append(const char* p, size_t n) { buf.insert(buf.end(), p, p + n); }
+  void resize(size_t n) { buf.resize(n); }
+  char* data() { return buf.data(); }
+  size_t size() const { return buf.size(); }
+  bool empty() const { return buf.empty(); }
+  bytes take() {
+    bytes b = std::move(buf);
+    buf = bytes{};
+    buf.reserve(512);
+    return b;
+  }
+};
+
 /// One connection's state. Lives as long as the behavior.
 struct conn_state {
   conn_state(component* s, std::shared_ptr<const config> c, connection_info i)
@@ -146,7 +172,7 @@ struct conn_state {
   parser p;
   request req;
   std::string in;   // unparsed input (the current request's start first)
-  std::string out;  // responses gathered during one read
+  outbuf out;       // responses gathered during one read
   std::string path; // scratch
   // A file being sent in pieces.
   int fd = -1;
@@ -171,8 +197,7 @@ struct conn_state {
 
   void flush_out() {
     if (!out.empty()) {
-      self->send_on(outbox, bytes(out.begin(), out.end()));
-      out.clear();
+      self->send_on(outbox, out.take());
     }
   }
 
