@@ -344,11 +344,13 @@ struct conn_state {
     std::string validators = "Last-Modified: " + e->last_modified +
                              "\r\nETag: " + e->etag + "\r\nAccept-Ranges: bytes\r\n";
     if (not_modified) {
-      // 304 has no body; Content-Length would describe the 200's.
+      // 304 has no body; its Content-Length is the 200's (RFC 7230 3.3.2).
       out += "HTTP/1.1 304 Not Modified\r\nDate: ";
       out += date_now();
       out += "\r\nServer: ";
       out += cfg->server;
+      out += "\r\nContent-Length: ";
+      append_num(out, e->size);
       out += "\r\n";
       if (!keep)
         out += "Connection: close\r\n";

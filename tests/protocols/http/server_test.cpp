@@ -124,6 +124,8 @@ TEST_SUITE("protocols.http.server") {
     CHECK(a.status == 304);
     CHECK(a.body.empty());
     CHECK(a.field("etag") == etag);
+    CHECK(a.field("content-length") == "100"); // the 200's, no body follows
+    CHECK(a.has("date"));
     auto b = fetch(srv.port, get("/small.txt", "If-Modified-Since: " + lm + "\r\n"));
     CHECK(b.status == 304);
     auto c = fetch(srv.port, get("/small.txt", "If-None-Match: \"other\"\r\n"));
