@@ -189,6 +189,10 @@ struct conn_state {
 
   bool streaming() const { return fd >= 0; }
 
+  /// Whether answers are still owed: a file being sent, or requests held
+  /// back by pause_producing (resume_producing finishes them, then ends).
+  bool busy() const { return streaming() || (paused && !in.empty()); }
+
   void close_file() {
     if (fd >= 0)
       ::close(fd);
@@ -560,12 +564,12 @@ caf::behavior handler(component* self, std::shared_ptr<const config> cfg,
         st->end_connection();
         return;
       }
-      if (!st->streaming())
+      if (!st->busy())
         st->end_connection();
     },
     [st](control_atom, producer_finished) {
       st->input_ended = true;
-      if (!st->streaming())
+      if (!st->busy())
         st->end_connection();
     },
     [st](control_atom, shutdown_microprocess msg) {
