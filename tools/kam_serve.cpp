@@ -25,6 +25,8 @@
 #include <caf/config_option_adder.hpp>
 
 #include "chassis/server.hpp"
+#include "protocols/http/files.hpp"
+#include "protocols/http/handler.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/io/tls/context.hpp"
 #include "runtime/ipc.hpp"
@@ -53,10 +55,14 @@ public:
   std::string tls_key;
   std::string tls_ca;
   double tls_handshake_timeout = 10;
+  std::string http_root;
+  std::string http_access_log;
+  double http_header_timeout = 10;
 
   config() {
     opt_group{custom_options_, "global"}
-      .add(protocol, "protocol", "protocol to serve: echo, upper-lines, echo-pipeline")
+      .add(protocol, "protocol",
+           "protocol to serve: echo, upper-lines, echo-pipeline, http")
       .add(host, "host", "address to listen on (IPv4 or IPv6)")
       .add(port, "port", "port to listen on, 0 picks a free one")
       .add(threads, "threads", "I/O threads, 0 = one per core")
@@ -77,6 +83,11 @@ public:
            "seconds a TLS client has to complete its handshake")
       .add(log_level, "log-level",
            "events on stderr at or above: error, warning, info, debug");
+    opt_group{custom_options_, "global"}
+      .add(http_root, "root", "http: directory to serve files from")
+      .add(http_access_log, "access-log", "http: Common Log Format file, - for stdout")
+      .add(http_header_timeout, "header-timeout",
+           "http: seconds to finish a request's headers before 408");
   }
 
   /// The first key of a config file's [global] section that is no option
@@ -197,10 +208,27 @@ int main(int argc, char** argv) {
     cfg.set("scheduler.max-threads", cores);
   }
   kam::runtime::install_scheduler(cfg);
-  auto proto = kam::tools::find_protocol(cfg.protocol);
+  kam::tools::protocol_options popts;
+  {
+    namespace http = kam::protocols::http;
+    auto hc = std::make_shared<http::config>();
+    std::string why;
+    if (!cfg.http_root.empty() && !(hc->root = http::file_root::open(cfg.http_root, why)))
+      return fail(why);
+    if (!cfg.http_access_log.empty() &&
+        !(hc->log = http::access_log::open(cfg.http_access_log, why)))
+      return fail(why);
+    if (!(cfg.http_header_timeout >= 0) || cfg.http_header_timeout > 86400)
+      return fail("--header-timeout must be between 0 and 86400 seconds");
+    hc->header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(cfg.http_header_timeout * 1000));
+    popts.http = std::move(hc);
+  }
+  auto table = kam::tools::protocols(popts);
+  auto proto = kam::tools::find_protocol(table, cfg.protocol);
   if (proto == nullptr) {
     std::string known;
-    for (auto& p : kam::tools::protocols())
+    for (auto& p : table)
       known += (known.empty() ? "" : ", ") + p.name;
     return fail("unknown protocol '" + cfg.protocol + "' (known: " + known + ")");
   }

@@ -4,12 +4,15 @@
 
 #include "chassis/pipeline.hpp"
 #include "protocols/echo/handler.hpp"
+#include "protocols/http/handler.hpp"
 #include "protocols/lines/upper_lines.hpp"
 
 namespace kam::tools {
 
-const std::vector<protocol_entry>& protocols() {
-  static const std::vector<protocol_entry> table{
+std::vector<protocol_entry> protocols(const protocol_options& opts) {
+  auto http_cfg =
+    opts.http ? opts.http : std::make_shared<const protocols::http::config>();
+  return {
     {"echo", "sends every byte back (Kamaelia's EchoProtocol)",
      [](caf::actor_system& sys, const runtime::connection_info&) {
        return sys.spawn(protocols::echo::handler);
@@ -25,12 +28,16 @@ const std::vector<protocol_entry>& protocols() {
        return chassis::pipeline(sys, sys.spawn(handler), sys.spawn(handler),
                                 sys.spawn(handler));
      }},
+    {"http", "HTTP/1.1 static files from --root (protocols/http, docs/http.md)",
+     [http_cfg](caf::actor_system& sys, const runtime::connection_info& info) {
+       return sys.spawn(protocols::http::handler, http_cfg, info);
+     }},
   };
-  return table;
 }
 
-const protocol_entry* find_protocol(const std::string& name) {
-  for (auto& p : protocols())
+const protocol_entry* find_protocol(const std::vector<protocol_entry>& table,
+                                    const std::string& name) {
+  for (auto& p : table)
     if (p.name == name)
       return &p;
   return nullptr;

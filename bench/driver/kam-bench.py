@@ -551,6 +551,12 @@ def main():
                     help="don't pin kam-load and the server to disjoint CPUs")
     ap.add_argument("--report", metavar="JSON",
                     help="re-print the table (and chart) of an earlier results file; no runs")
+    ap.add_argument("--http", action="store_true",
+                    help="the HTTP block instead: kam-http-bench (kam-serve http vs nginx "
+                         "and h2o under wrk); the options after it are kam-http-bench's")
+    if "--http" in sys.argv[1:]:
+        rest = [a for a in sys.argv[1:] if a != "--http"]
+        return subprocess.call([os.path.join(BIN_DIR, "kam-http-bench")] + rest)
     opts = ap.parse_args()
     if opts.report:
         return report(opts)

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""kam-http-bench: kam-serve --protocol=http against nginx and h2o, side by side.
+
+Every server is started by this script on 127.0.0.1 with one worker, serving the same
+files (small.html, 100 B, and k16.bin, 16 KiB) from a temp dir, pinned to the CPUs
+kam-bench gives servers (wrk gets CPU 0, servers the rest). Per round each server runs
+each case with wrk (keep-alive, and connection per request with -H 'Connection: close');
+the server order rotates every round (A B C, B C A, ...). Prints medians and the ratios
+kam/nginx and kam/h2o; writes JSON with --out.
+
+    kam-http-bench [--rounds 3] [--duration 3] [--connections 64] [--kam-serve PATH]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def pinner(cpus):
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
+def wait_port(port, proc, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start(name, root, tmp, cpus, kam_serve):
+    port = free_port()
+    if name == "kam":
+        cmd = [kam_serve, "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
+               "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
+    elif name == "nginx":
+        d = os.path.join(tmp, "nginx")
+        os.makedirs(d, exist_ok=True)
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""worker_processes 1; daemon off; pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
+  client_body_temp_path %(d)s/b; proxy_temp_path %(d)s/p; fastcgi_temp_path %(d)s/f;
+  uwsgi_temp_path %(d)s/u; scgi_temp_path %(d)s/s;
+  types { text/html html; application/octet-stream bin; }
+  server { listen 127.0.0.1:%(port)d; root %(root)s; } }
+""" % {"d": d, "port": port, "root": root})
+        cmd = ["nginx", "-c", conf, "-p", d]
+    elif name == "h2o":
+        d = os.path.join(tmp, "h2o")
+        os.makedirs(d, exist_ok=True)
+        conf = os.path.join(d, "h2o.conf")
+        with open(conf, "w") as f:
+            f.write("""num-threads: 1
+listen:
+  host: 127.0.0.1
+  port: %(port)d
+error-log: %(d)s/error.log
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: %(root)s
+""" % {"d": d, "port": port, "root": root})
+        cmd = ["h2o", "-c", conf]
+    else:
+        raise ValueError(name)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=pinner(cpus))
+    if not wait_port(port, proc):
+        proc.kill()
+        raise RuntimeError("%s did not start: %s" % (name, " ".join(cmd)))
+    return proc, port
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def to_us(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v = float(m.group(1))
+    return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+def wrk(port, path, close, conns, duration, cpus):
+    cmd = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % max(1, round(duration)), "--latency"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    cmd.append("http://127.0.0.1:%d%s" % (port, path))
+    out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pinner(cpus),
+                         timeout=duration + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return {"rps": rps, "p99_us": p99, "errors": errors, "cmd": " ".join(cmd)}
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="kam-http-bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--servers", default="kam,nginx,h2o")
+    ap.add_argument("--kam-serve", default=os.path.join(HERE, "kam-serve"))
+    ap.add_argument("--out", help="write the results as JSON here")
+    opts = ap.parse_args()
+    servers = opts.servers.split(",")
+    for tool in ["wrk"] + [s for s in servers if s != "kam"]:
+        if shutil.which(tool) is None:
+            print("kam-http-bench: %s not found (scripts/bootstrap.sh installs it)" % tool)
+            return 2
+    ncpu = os.cpu_count() or 1
+    load_cpus, srv_cpus = ({0}, set(range(1, ncpu))) if ncpu >= 2 else (None, None)
+    tmp = tempfile.mkdtemp(prefix="kam-http-bench-")
+    root = os.path.join(tmp, "root")
+    os.makedirs(root)
+    with open(os.path.join(root, "small.html"), "w") as f:
+        f.write(("<p>" + "x" * 100)[:92] + "</p>\n\n\n\n")  # 100 bytes
+    with open(os.path.join(root, "k16.bin"), "wb") as f:
+        f.write(os.urandom(16 * 1024))
+    # nginx's and h2o's workers drop root's rights: let them read the files.
+    for p in (tmp, root):
+        os.chmod(p, 0o755)
+    for n in os.listdir(root):
+        os.chmod(os.path.join(root, n), 0o644)
+    cases = [("100B keep-alive", "/small.html", False), ("100B close", "/small.html", True),
+             ("16KiB keep-alive", "/k16.bin", False), ("16KiB close", "/k16.bin", True)]
+    results = {}
+    try:
+        for r in range(opts.rounds):
+            order = servers[r % len(servers):] + servers[:r % len(servers)]
+            for name in order:
+                proc, port = start(name, root, tmp, srv_cpus, opts.kam_serve)
+                try:
+                    for case, path, close in cases:
+                        res = wrk(port, path, close, opts.connections, opts.duration,
+                                  load_cpus)
+                        results.setdefault(case, {}).setdefault(name, []).append(res)
+                        print("[kam-http-bench] round %d %s %s: %.0f req/s p99 %.0f us "
+                              "errors %d" % (r + 1, name, case, res["rps"], res["p99_us"],
+                                             res["errors"]), flush=True)
+                finally:
+                    stop(proc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print("| case | server | req/s (median) | p99 us | errors | kam/this req/s | "
+          "kam/this p99 |")
+    print("|---|---|---|---|---|---|---|")
+    summary = {}
+    for case, _, _ in cases:
+        med = {}
+        for name in servers:
+            runs = results[case][name]
+            med[name] = {"rps": statistics.median(x["rps"] for x in runs),
+                         "p99_us": statistics.median(x["p99_us"] for x in runs),
+                         "errors": sum(x["errors"] for x in runs)}
+        summary[case] = med
+        for name in servers:
+            m = med[name]
+            ratio = med["kam"]["rps"] / m["rps"] if "kam" in med and m["rps"] else 0
+            pr = med["kam"]["p99_us"] / m["p99_us"] if "kam" in med and m["p99_us"] else 0
+            print("| %s | %s | %.0f | %.0f | %d | %s | %s |" %
+                  (case, name, m["rps"], m["p99_us"], m["errors"],
+                   "-" if name == "kam" else "%.2fx" % ratio,
+                   "-" if name == "kam" else "%.2fx" % pr))
+    if opts.out:
+        with open(opts.out, "w") as f:
+            json.dump({"settings": vars(opts), "runs": results, "medians": summary}, f,
+                      indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
