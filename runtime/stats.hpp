@@ -16,6 +16,9 @@ struct server_stats {
   std::atomic<uint64_t> handler_failures{0}; ///< Handlers that ended with an error.
   std::atomic<uint64_t> factory_failures{0}; ///< Factory threw or made no actor.
   std::atomic<uint64_t> forced_closes{0};    ///< Closed at the drain deadline.
+  /// Closed because output queued past the write hard limit with
+  /// listen_options::close_slow_consumers on (the pub/sub policy).
+  std::atomic<uint64_t> slow_consumer_disconnects{0};
 };
 
 } // namespace kam::runtime

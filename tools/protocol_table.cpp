@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 
 #include "chassis/pipeline.hpp"
+#include "protocols/chat/handler.hpp"
 #include "protocols/echo/handler.hpp"
 #include "protocols/lines/framer.hpp"
 #include "protocols/lines/joiner.hpp"
@@ -28,6 +29,12 @@ const std::vector<protocol_entry>& protocols() {
        using protocols::echo::handler;
        return chassis::pipeline(sys, sys.spawn(handler), sys.spawn(handler),
                                 sys.spawn(handler));
+     }},
+    {"chat",
+     "each line to every other client: graphline(framer -> publish_to, subscribe_to -> "
+     "joiner) on the backplane CHAT (kam-serve makes it; --max-line)",
+     [](caf::actor_system& sys, const runtime::connection_info&) {
+       return protocols::chat::handler(sys, protocols::chat::chat_options{});
      }},
   };
   return table;

@@ -35,7 +35,19 @@ public:
   caf::behavior make_behavior() override {
     return {
       [this](inbox_atom, bytes& data) {
-        if (conn_->write(std::move(data)) >= conn_->high_watermark() && !paused_)
+        if (closing_) // closed as a slow consumer: drop what still arrives
+          return;
+        auto queued = conn_->write(std::move(data));
+        if (queued < conn_->high_watermark())
+          return;
+        if (queued >= conn_->hard_limit() && conn_->close_slow_consumers()) {
+          // The pub/sub policy: this client reads slower than others write
+          // to it; holding its output would grow without bound.
+          closing_ = true;
+          conn_->close_now(shutdown_reason::slow_consumer);
+          return;
+        }
+        if (!paused_)
           pause();
       },
       [this](io_resume_atom) { on_low(); },
@@ -121,7 +133,8 @@ private:
   caf::actor_addr handler_;
   bool reported_ = false;
   bool io_done_ = false;
-  bool paused_ = false; // told the handler pause_producing
+  bool paused_ = false;  // told the handler pause_producing
+  bool closing_ = false; // closed as a slow consumer
 };
 
 } // namespace

@@ -38,8 +38,8 @@ tcp_connection::tcp_connection(asio::ip::tcp::socket sock, const listen_options&
     max_read_(std::max<size_t>(opts.max_read_per_event, 1)), linger_(opts.linger),
     high_(std::max<size_t>(opts.write_high_watermark, 1)),
     low_(std::min(opts.write_low_watermark, high_)),
-    hard_(std::max(opts.write_hard_limit, high_)), idle_timeout_(opts.idle_timeout),
-    gate_(std::move(gate)) {
+    hard_(std::max(opts.write_hard_limit, high_)), close_slow_(opts.close_slow_consumers),
+    idle_timeout_(opts.idle_timeout), gate_(std::move(gate)) {
   error_code ec;
   sock_.non_blocking(true, ec);
   fd_ = sock_.native_handle();

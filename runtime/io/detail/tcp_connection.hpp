@@ -106,6 +106,9 @@ public:
   bool arm_resume();
 
   size_t high_watermark() const { return high_; }
+  size_t hard_limit() const { return hard_; }
+  /// listen_options::close_slow_consumers. Any thread.
+  bool close_slow_consumers() const { return close_slow_; }
 
   /// Closes with `timeout` unless bytes arrive within `d` (one-shot, see
   /// set_read_deadline); zero clears it.
@@ -166,6 +169,7 @@ private:
   size_t high_;
   size_t low_;
   size_t hard_;
+  bool close_slow_;
   std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<connection_gate> gate_;
 
