@@ -40,7 +40,7 @@ caf::actor handler(caf::actor_system& sys, const chat_options& opts) {
                             {{"framer", sys.spawn(lines::framer, opts.max_line)},
                              {"pub", std::move(pub)},
                              {"sub", std::move(sub)},
-                             {"joiner", sys.spawn(lines::joiner)}},
+                             {"joiner", sys.spawn(lines::coalescing_joiner)}},
                             {{{"self", inbox}, {"framer", inbox}},
                              {{"framer", outbox}, {"pub", inbox}},
                              {{"framer", signal}, {"pub", control}},
