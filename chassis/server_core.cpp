@@ -88,6 +88,8 @@ public:
   }
 
   void on_shutdown_csa(const shutdown_csa& m) {
+    if (m.reason == shutdown_reason::slow_consumer)
+      st_.cfg.stats->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
     auto i = st_.by_actor.find(m.csa.id());
     if (i == st_.by_actor.end() || !i->second->handler_up)
       return;

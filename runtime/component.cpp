@@ -33,6 +33,12 @@ void component::on_exit() {
   super::on_exit();
 }
 
+void component::send_message_on(box out, const caf::message& payload) {
+  for (auto& e : links_)
+    if (e.out == out)
+      send(e.dest, caf::make_message(e.in) + payload);
+}
+
 bool component::linked(box out) const {
   return std::any_of(links_.begin(), links_.end(),
                      [out](const link_entry& e) { return e.out == out; });

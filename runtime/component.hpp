@@ -87,6 +87,11 @@ public:
       send(last->dest, last->in, std::forward<Ts>(xs)...);
   }
 
+  /// Sends `(in) + payload` to every inbox `in` linked to outbox `out`, as
+  /// send_on() with the payload's elements (shared, not copied: a message is
+  /// copy-on-write). For components that pass on messages of any type.
+  void send_message_on(box out, const caf::message& payload);
+
   /// Returns whether outbox `out` has at least one link.
   bool linked(box out) const;
 
@@ -119,6 +124,12 @@ public:
     quit();
   }
 
+protected:
+  /// The default handler: link requests, passthrough boxes, the standard
+  /// control messages (see the class comment); a subclass that installs
+  /// its own default handler passes on what it does not take.
+  caf::result<caf::message> on_unmatched(caf::message_view& x);
+
 private:
   struct link_entry {
     box out;
@@ -136,8 +147,6 @@ private:
     box in;
     box out;
   };
-
-  caf::result<caf::message> on_unmatched(caf::message_view& x);
 
   std::shared_ptr<actor_thread> home_;
   std::atomic<bool> uses_clock_{false};

@@ -20,6 +20,8 @@ const char* to_string(shutdown_reason x) {
     return "server_shutdown";
   case shutdown_reason::closed:
     return "closed";
+  case shutdown_reason::slow_consumer:
+    return "slow_consumer";
   }
   return "unknown";
 }

@@ -52,6 +52,7 @@ enum class shutdown_reason : uint8_t {
   timeout,         ///< No traffic within the idle timeout.
   server_shutdown, ///< The server is draining.
   closed,          ///< Closed at the handler's request.
+  slow_consumer,   ///< Output over the write hard limit on a pub/sub connection.
 };
 
 /// Returns the reason's name, e.g. "peer_closed".

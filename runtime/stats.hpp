@@ -19,6 +19,9 @@ struct server_stats {
   /// TLS clients closed before their handshake completed: plain text,
   /// garbage, an old protocol version, a bad certificate, or too slow.
   std::atomic<uint64_t> tls_handshake_failures{0};
+  /// Closed because output queued past the write hard limit with
+  /// listen_options::close_slow_consumers on (the pub/sub policy).
+  std::atomic<uint64_t> slow_consumer_disconnects{0};
 };
 
 } // namespace kam::runtime

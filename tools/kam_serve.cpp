@@ -7,6 +7,10 @@
 // queued per connection: pause the handler above high, stop reading the
 // client above hard, resume both below low).
 //
+// Chat: --protocol=chat [--max-line=N] (default 65536) makes the backplane
+// CHAT for the server and closes a client whose queued output reaches
+// --write-hard-limit (the pub/sub slow-consumer policy, docs/backplane.md).
+//
 // Options use CAF's `--key=value` syntax; CAF's own (e.g.
 // --scheduler.max-threads=2) pass through. Prints `listening on HOST:PORT`
 // once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
@@ -23,10 +27,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_adder.hpp>
+#include <caf/send.hpp>
 
 #include "chassis/server.hpp"
 #include "protocols/http/files.hpp"
 #include "protocols/http/handler.hpp"
+#include "protocols/chat/handler.hpp"
+#include "runtime/backplane.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/io/tls/context.hpp"
 #include "runtime/ipc.hpp"
@@ -58,11 +65,12 @@ public:
   std::string http_root;
   std::string http_access_log;
   double http_header_timeout = 10;
+  int64_t max_line = 65536;
 
   config() {
     opt_group{custom_options_, "global"}
       .add(protocol, "protocol",
-           "protocol to serve: echo, upper-lines, echo-pipeline, http")
+           "protocol to serve: echo, upper-lines, echo-pipeline, http, chat")
       .add(host, "host", "address to listen on (IPv4 or IPv6)")
       .add(port, "port", "port to listen on, 0 picks a free one")
       .add(threads, "threads", "I/O threads, 0 = one per core")
@@ -73,6 +81,7 @@ public:
       .add(write_high, "write-high-watermark", "queued bytes that pause a handler")
       .add(write_low, "write-low-watermark", "queued bytes that resume it")
       .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client")
+      .add(max_line, "max-line", "chat: longest line in bytes (1..67108864)")
       .add(placement, "placement",
            "where connection actors run: io (their socket's I/O thread) or "
            "scheduler (CAF's workers)")
@@ -193,6 +202,9 @@ int main(int argc, char** argv) {
   if (!(cfg.write_low <= cfg.write_high && cfg.write_high <= cfg.write_hard))
     return fail("need --write-low-watermark <= --write-high-watermark"
                 " <= --write-hard-limit");
+  if (cfg.max_line < 1 || cfg.max_line > 64 * 1024 * 1024)
+    return fail("--max-line=" + std::to_string(cfg.max_line) +
+                " is out of range (1..67108864)");
   // Scheduler defaults measured with kam-bench (docs/performance.md): CAF's
   // work-stealing workers poll with 50 us naps and it starts max(cores, 4)
   // of them, which on a small machine costs latency and CPU beside the I/O
@@ -254,8 +266,26 @@ int main(int argc, char** argv) {
     std::chrono::milliseconds(static_cast<int64_t>(cfg.tls_handshake_timeout * 1000));
   opts.drain_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout * 1000));
-  auto srv = kam::chassis::more_complex_server(sys, proto->factory, opts);
+  auto factory = proto->factory;
+  caf::actor chat_bp; // the chat protocol's backplane, ended after the server
+  if (proto->name == "chat") {
+    auto bp = kam::runtime::backplane(sys, "CHAT");
+    if (!bp)
+      return fail(sys.render(bp.error()));
+    chat_bp = *bp;
+    kam::protocols::chat::chat_options chat{"CHAT", static_cast<size_t>(cfg.max_line)};
+    factory = [chat](caf::actor_system& s, const kam::runtime::connection_info&) {
+      return kam::protocols::chat::handler(s, chat);
+    };
+    opts.listen.close_slow_consumers = true;
+  }
+  auto srv = kam::chassis::more_complex_server(sys, factory, opts);
+  auto end_chat = [&chat_bp] {
+    if (chat_bp)
+      caf::anon_send_exit(chat_bp, caf::exit_reason::user_shutdown);
+  };
   if (!srv) {
+    end_chat();
     auto& ctx = srv.error().context();
     if (ctx.match_elements<std::string>())
       return fail(ctx.get_as<std::string>(0));
@@ -303,7 +333,11 @@ int main(int argc, char** argv) {
               std::to_string(st.handler_failures.load()) + " handler failures" +
               (tls ? ", " + std::to_string(st.tls_handshake_failures.load()) +
                        " TLS handshake failures"
-                   : std::string{}));
+                   : std::string{}) +
+              (chat_bp ? ", " + std::to_string(st.slow_consumer_disconnects.load()) +
+                           " slow consumers disconnected"
+                       : std::string{}));
+  end_chat();
   // Back to the default dispositions: a signal during teardown terminates.
   boost::system::error_code ignored;
   signals.clear(ignored);

@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 
 #include "chassis/pipeline.hpp"
+#include "protocols/chat/handler.hpp"
 #include "protocols/echo/handler.hpp"
 #include "protocols/http/handler.hpp"
 #include "protocols/lines/upper_lines.hpp"
@@ -31,6 +32,12 @@ std::vector<protocol_entry> protocols(const protocol_options& opts) {
     {"http", "HTTP/1.1 static files from --root (protocols/http, docs/http.md)",
      [http_cfg](caf::actor_system& sys, const runtime::connection_info& info) {
        return sys.spawn(protocols::http::handler, http_cfg, info);
+     }},
+    {"chat",
+     "each line to every other client: graphline(framer -> publish_to, subscribe_to -> "
+     "joiner) on the backplane CHAT (kam-serve makes it; --max-line)",
+     [](caf::actor_system& sys, const runtime::connection_info&) {
+       return protocols::chat::handler(sys, protocols::chat::chat_options{});
      }},
   };
 }

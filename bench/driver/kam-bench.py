@@ -526,12 +526,66 @@ def raise_nofile():
     return hard
 
 
+def chat_block(opts):
+    """Chat fan-out (issue 11): kam-serve --protocol=chat vs bench-asio-chat at 10
+    and 100 clients, A B A B, medians of delivered lines/s and p99, and the ratio."""
+    import statistics
+    servers = {"kam-chat": [os.path.join(BIN_DIR, "kam-serve"), "--protocol=chat",
+                            "--threads=%d" % opts.threads],
+               "asio-chat": [os.path.join(BIN_DIR, "bench-asio-chat")]}
+    rounds = opts.rounds or 3
+    duration = opts.duration or 2.0
+    rows = []
+    for r in range(rounds):
+        for name, cmd in servers.items():
+            p = subprocess.Popen(cmd + ["--host=127.0.0.1", "--port=0"],
+                                 stdout=subprocess.PIPE, text=True)
+            LIVE.add(p)
+            try:
+                m = LISTENING.search(p.stdout.readline())
+                for n in (10, 100):
+                    out = subprocess.run(
+                        [os.path.join(BIN_DIR, "kam-load"), "--mode=chat",
+                         "--port=" + m.group(2), "--connections=%d" % n, "--pipeline=16",
+                         "--payload=64", "--duration=%g" % duration, "--warmup=0.5"],
+                        capture_output=True, text=True, check=True).stdout
+                    j = json.loads(out.strip().splitlines()[-1])
+                    j.update(server=name, clients=n, round=r)
+                    rows.append(j)
+                    log("[kam-bench] chat %s N=%d: %.0f lines/s p99 %.1f ms" %
+                        (name, n, j["lines_per_s"], j["p99_us"] / 1000))
+            finally:
+                p.terminate()
+                p.wait()
+                LIVE.discard(p)
+    print("| N | kam-chat lines/s | asio-chat lines/s | ratio | kam p99 ms | asio p99 ms |")
+    print("|---|---|---|---|---|---|")
+    for n in (10, 100):
+        med = {s: statistics.median([x["lines_per_s"] for x in rows
+                                     if x["server"] == s and x["clients"] == n])
+               for s in servers}
+        p99 = {s: statistics.median([x["p99_us"] for x in rows
+                                     if x["server"] == s and x["clients"] == n]) / 1000
+               for s in servers}
+        print("| %d | %.0f | %.0f | %.2fx | %.1f | %.1f |" %
+              (n, med["kam-chat"], med["asio-chat"], med["kam-chat"] / med["asio-chat"],
+               p99["kam-chat"], p99["asio-chat"]))
+    os.makedirs(opts.out, exist_ok=True)
+    path = os.path.join(opts.out, "kam-bench-chat-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    log("[kam-bench] chat results: " + path)
+    return 0 if all(x["order_errors"] == 0 for x in rows) else 1
+
+
 def main():
     ap = argparse.ArgumentParser(prog="kam-bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="reduced matrix, < 2 minutes")
     ap.add_argument("--smoke", action="store_true",
                     help="a few seconds; fails if any server produced no figures")
     ap.add_argument("--sweep", action="store_true", help="server threads 1..nproc")
+    ap.add_argument("--chat", action="store_true",
+                    help="chat fan-out only: kam-serve --protocol=chat vs bench-asio-chat")
     ap.add_argument("--servers", default=",".join(SERVERS),
                     help="comma-separated subset of: " + ", ".join(SERVERS))
     ap.add_argument("--threads", type=int, default=1, help="server threads (default 1)")
@@ -558,6 +612,8 @@ def main():
         rest = [a for a in sys.argv[1:] if a != "--http"]
         return subprocess.call([os.path.join(BIN_DIR, "kam-http-bench")] + rest)
     opts = ap.parse_args()
+    if opts.chat:
+        return chat_block(opts)
     if opts.report:
         return report(opts)
     if opts.kam_serve:

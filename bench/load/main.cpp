@@ -3,6 +3,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/sys.hpp"
+#include "chat.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "worker.hpp"
@@ -25,6 +26,11 @@ uint64_t to_ns(double s) {
 
 int run(int argc, char** argv) {
   auto opts = parse_load_options(argc, argv);
+  if (opts.mode == load_mode::chat) {
+    std::signal(SIGPIPE, SIG_IGN);
+    raise_nofile_limit();
+    return run_chat(opts);
+  }
   std::signal(SIGPIPE, SIG_IGN);
   auto nofile = raise_nofile_limit();
   auto fds = static_cast<uint64_t>(opts.mode == load_mode::conn ? opts.concurrency

@@ -13,6 +13,8 @@ const char* to_string(load_mode m) {
     return "conn";
   case load_mode::echo:
     return "echo";
+  case load_mode::chat:
+    return "chat";
   default:
     return "idle";
   }
@@ -31,8 +33,10 @@ load_options parse_load_options(int argc, char** argv) {
     o.mode = load_mode::echo;
   else if (mode == "idle")
     o.mode = load_mode::idle;
+  else if (mode == "chat")
+    o.mode = load_mode::chat;
   else
-    throw cli_error("--mode=" + mode + ": expected conn, echo or idle");
+    throw cli_error("--mode=" + mode + ": expected conn, echo, idle or chat");
   o.host = args.str("host", o.host);
   in_addr probe{};
   if (inet_pton(AF_INET, o.host.c_str(), &probe) != 1)

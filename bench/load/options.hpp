@@ -8,7 +8,7 @@
 
 namespace kam::bench {
 
-enum class load_mode { conn, echo, idle };
+enum class load_mode { conn, echo, idle, chat };
 
 /// Everything kam-load was told to do. Built once in main(), then read-only.
 struct load_options {

@@ -301,6 +301,7 @@ worker::step worker::read_available(slot& s, uint64_t now) {
 
 worker::step worker::on_message(slot& s, uint64_t now) {
   switch (opts_.mode) {
+  case load_mode::chat: // run by run_chat(), never by a worker
   case load_mode::conn:
     if (s.received == opts_.payload) {
       finish(s, now);

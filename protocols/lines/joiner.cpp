@@ -1,5 +1,8 @@
 #include "protocols/lines/joiner.hpp"
 
+#include <memory>
+#include <utility>
+
 #include <caf/all.hpp>
 
 namespace kam::protocols::lines {
@@ -19,6 +22,38 @@ caf::behavior joiner(component* self) {
         out.push_back('\n');
       }
       self->send_on(outbox, std::move(out));
+    },
+  };
+}
+
+namespace {
+
+using flush_atom = caf::atom_constant<caf::atom("kam_flush")>;
+
+void append(bytes& out, const line_batch& batch) {
+  size_t n = out.size();
+  for (auto& line : batch)
+    n += line.size() + 1;
+  out.reserve(n);
+  for (auto& line : batch) {
+    out.insert(out.end(), line.begin(), line.end());
+    out.push_back('\n');
+  }
+}
+
+} // namespace
+
+caf::behavior coalescing_joiner(component* self) {
+  auto pending = std::make_shared<bytes>();
+  return {
+    [self, pending](inbox_atom, const line_batch& batch) {
+      if (pending->empty())
+        self->send(self, flush_atom::value);
+      append(*pending, batch);
+    },
+    [self, pending](flush_atom) {
+      if (!pending->empty())
+        self->send_on(outbox, std::exchange(*pending, bytes{}));
     },
   };
 }

@@ -12,4 +12,12 @@ namespace kam::protocols::lines {
 /// the component's default. Spawn with `sys.spawn(joiner)`.
 caf::behavior joiner(runtime::component* self);
 
+/// As joiner(), but coalescing: the batches that are already in its mailbox
+/// when one arrives go out together as one bytes message (it sends itself a
+/// flush marker, which it handles after them). For fan-out (chat), where a
+/// connection is fed by many senders: one write per wake-up instead of one
+/// per sender's batch. Costs a self-message per flush. Spawn with
+/// `sys.spawn(coalescing_joiner)`.
+caf::behavior coalescing_joiner(runtime::component* self);
+
 } // namespace kam::protocols::lines

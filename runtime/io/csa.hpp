@@ -34,6 +34,9 @@ constexpr box ctrlout = ctrlout_atom::value;
 ///   bytes queued for the socket pass listen_options::write_high_watermark,
 ///   `resume_producing` once they are below write_low_watermark again (one pair per
 ///   episode; the stream decides, in stream::apply_watermarks()).
+///   With listen_options::close_slow_consumers, output queued up to
+///   write_hard_limit closes the connection at once instead
+///   (`socket_shutdown{slow_consumer}`, `shutdown_csa{.., slow_consumer}`).
 ///
 /// It reads nothing until it receives `(start_atom, handler)`, so all links
 /// are in place before the first byte. Outboxes not yet linked by then get

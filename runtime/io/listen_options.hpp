@@ -60,6 +60,13 @@ struct listen_options {
   size_t write_high_watermark = 1024 * 1024;
   size_t write_low_watermark = 256 * 1024;
   size_t write_hard_limit = 4 * 1024 * 1024;
+  /// The pub/sub policy (Redis's `client-output-buffer-limit pubsub`): a
+  /// connection whose queued output reaches `write_hard_limit` is closed at
+  /// once (queued output dropped), its handler gets
+  /// `socket_shutdown{slow_consumer}` and server_stats counts it, instead of
+  /// the CSA only stopping to read. For handlers fed by others (a Backplane
+  /// subscriber), where not reading the client holds nothing back.
+  bool close_slow_consumers = false;
   /// A connection with no bytes read or written for this long is closed and
   /// its handler gets `socket_shutdown{timeout}`; 0 = never.
   std::chrono::milliseconds idle_timeout{0};

@@ -40,7 +40,8 @@ stream::stream(socket_type sock, const listen_options& opts,
     low_(std::min(clamp32(opts.write_low_watermark), high_)),
     hard_(std::max(clamp32(opts.write_hard_limit), high_)),
     linger_(static_cast<uint32_t>(opts.linger.count())),
-    idle_timeout_(static_cast<uint32_t>(opts.idle_timeout.count())) {
+    idle_timeout_(static_cast<uint32_t>(opts.idle_timeout.count())),
+    close_slow_(opts.close_slow_consumers) {
   error_code ec;
   sock_.non_blocking(true, ec);
 }

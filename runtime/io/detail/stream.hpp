@@ -190,6 +190,8 @@ private:
   phase phase_ = phase::fresh;
   bool peer_eof_ = false;      ///< read up to the peer's FIN (a fact, not a phase)
   bool above_high_ = false;    ///< told on_watermark(true), not yet (false)
+  /// listen_options::close_slow_consumers: the hard limit closes, not pauses.
+  bool close_slow_ = false;
   bool read_pending_ = false;  ///< an async_wait for readability is queued
   bool write_pending_ = false; ///< an async_wait for writability is queued
 };

@@ -52,6 +52,14 @@ void stream::send_raw(bytes buf) {
   }
   queued_ += buf.size();
   wq_.push_back(std::move(buf));
+  if (close_slow_ && queued_ >= hard_) {
+    // The pub/sub policy (Redis's client-output-buffer-limit pubsub): this
+    // client reads slower than others write to it; holding its output
+    // would grow without bound, so it goes (docs/backplane.md).
+    notify_closed(shutdown_reason::slow_consumer);
+    close_socket();
+    return;
+  }
   if (!write_pending_)
     wait_writable();
   apply_watermarks();

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+namespace kam::protocols::chat {
+
+/// What a chat server is configured with.
+struct chat_options {
+  /// The backplane every connection publishes to and subscribes to; make it
+  /// with runtime::backplane() before the first connection.
+  std::string backplane = "CHAT";
+  /// Longest line accepted (bytes, without the terminator); a longer one
+  /// closes its sender's connection.
+  size_t max_line = 65536;
+};
+
+/// Makes one chat connection's handler: Kamaelia's
+/// `Graphline(framer -> PublishTo, SubscribeTo -> joiner)`:
+///
+///     self.inbox -> framer -> publish_to(backplane)
+///     subscribe_to(backplane, skip: this publisher) -> joiner -> self.outbox
+///     framer.signal -> publisher.control -> subscriber.control -> joiner.control
+///
+/// Each `\n`-terminated line the client sends reaches every other client, in
+/// order, `\n`-terminated (a `\r\n` terminator is sent as `\n`; a last line
+/// cut by the client's close is delivered as a line). The end of the
+/// client's input, or an over-long line, ends the framer and, down the
+/// chain, the rest; the connection is then flushed and closed.
+/// Throws std::runtime_error if the backplane does not exist (the chassis
+/// then closes only this connection). Call from the chassis's factory.
+caf::actor handler(caf::actor_system& sys, const chat_options& opts);
+
+} // namespace kam::protocols::chat

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "runtime/boxes.hpp"
+
+namespace kam::runtime {
+
+/// `(bp_sub_atom, subscriber, skip_origin)`: to a backplane, add a subscriber.
+using bp_sub_atom = caf::atom_constant<caf::atom("kam_bpsub")>;
+/// `(bp_pub_atom, origin, payload)`: to a backplane, fan `payload` out.
+using bp_pub_atom = caf::atom_constant<caf::atom("kam_bppub")>;
+/// `(bp_msg_atom, payload)`: from a backplane to one subscriber.
+using bp_msg_atom = caf::atom_constant<caf::atom("kam_bpmsg")>;
+/// `(bp_count_atom)` -> `size_t`: a backplane's live subscribers (tests,
+/// introspection).
+using bp_count_atom = caf::atom_constant<caf::atom("kam_bpcnt")>;
+
+/// Kamaelia's Backplane("name"): spawns a named publish/subscribe hub and
+/// registers it on `sys` (in CAF's actor registry, keyed by the name's atom).
+///
+/// Whatever arrives on the `inbox` of a publish_to(sys, name) component is
+/// delivered, as one message, on the `outbox` of every subscribe_to(sys,
+/// name) component alive when the hub handles it; messages of one publisher
+/// reach each subscriber in the order they were published (one actor does
+/// the fan-out; CAF keeps per-sender order). The payload is shared by every
+/// subscriber (a copy-on-write message), not copied per subscriber.
+/// Subscribers are monitored and dropped when they end.
+///
+/// The hub ends on `control` (`producer_finished`, `shutdown_microprocess`)
+/// or an exit message, and then leaves the registry; publishers and
+/// subscribers still attached to it then fail with `sec::runtime_error`.
+/// Its owner must end it before the actor system is destroyed.
+///
+/// Errors (`sec::invalid_argument`, the context a one-line text): a name
+/// that is not 1..10 characters of `[A-Za-z0-9_ ]` (a CAF atom), or one
+/// already registered on `sys`. Thread safe.
+caf::expected<caf::actor> backplane(caf::actor_system& sys, const std::string& name);
+
+/// Kamaelia's PublishTo("name"): spawns a component that sends whatever
+/// arrives on its `inbox` to the backplane `name`, tagged with its own actor
+/// id as origin. Ends on `control` by the component's default (passing
+/// `producer_finished` on `signal`).
+///
+/// Error (`sec::runtime_error`): no backplane `name` on `sys` (never made,
+/// or already ended). Thread safe.
+caf::expected<caf::actor> publish_to(caf::actor_system& sys, const std::string& name);
+
+/// Kamaelia's SubscribeTo("name"): spawns a component that sends on its
+/// `outbox` everything published on backplane `name` from the moment this
+/// call returns, except messages from the publisher whose actor id is
+/// `skip_origin` (0: none): a connection's own lines, for chat. The
+/// subscription is sent before this call returns, so a message published
+/// afterwards (in happens-before order) reaches it. Ends on `control` by the
+/// component's default. Same error as publish_to(). Thread safe.
+caf::expected<caf::actor> subscribe_to(caf::actor_system& sys, const std::string& name,
+                                       caf::actor_id skip_origin = 0);
+
+} // namespace kam::runtime
