@@ -3,11 +3,17 @@
 // pair's worth of actors, and handing a byte buffer across (move vs copy).
 #include <benchmark/benchmark.h>
 
+#include <memory>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
 
 #include "chassis/pipeline.hpp"
 #include "protocols/echo/handler.hpp"
 #include "protocols/lines/parser.hpp"
+#include "runtime/actor_thread.hpp"
 #include "runtime/component.hpp"
 #include "runtime/ipc.hpp"
 
@@ -86,6 +92,54 @@ void BM_pipeline_stages(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 BENCHMARK(BM_pipeline_stages)->Arg(1)->Arg(3)->UseRealTime();
+
+/// An I/O thread of its own: an io_context run on a thread, with an
+/// actor_thread, as kam-serve's connections get.
+struct io_thread {
+  explicit io_thread(caf::actor_system& sys)
+    : guard(ioc.get_executor()), home(std::make_shared<actor_thread>(sys, ioc)),
+      thread([this] { ioc.run(); }) {}
+  ~io_thread() {
+    guard.reset();
+    ioc.stop();
+    thread.join();
+    home->close();
+  }
+  boost::asio::io_context ioc{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
+  std::shared_ptr<actor_thread> home;
+  std::thread thread;
+};
+
+/// As BM_pipeline_stages, but the pipeline and its stages live on an
+/// actor_thread (placement `io`, where kam-serve runs a connection's
+/// handler): the difference between /3 and /1, halved, is one same-thread
+/// hop per message.
+void BM_pipeline_stages_io(benchmark::State& state) {
+  auto& sys = *the_system().sys;
+  const int batch = 1000;
+  const auto stages = static_cast<size_t>(state.range(0));
+  io_thread io{sys};
+  for (auto _ : state) {
+    caf::scoped_actor self{sys};
+    caf::actor pipe;
+    {
+      actor_thread_scope scope{io.home};
+      std::vector<caf::actor> children;
+      for (size_t i = 0; i < stages; ++i)
+        children.push_back(sys.spawn(kam::protocols::echo::handler));
+      pipe = kam::chassis::pipeline(sys, children);
+    }
+    link(pipe, outbox, caf::actor_cast<caf::actor>(self), inbox);
+    for (int i = 0; i < batch; ++i)
+      self->send(pipe, inbox_atom::value, bytes(64, 'x'));
+    int got = 0;
+    self->receive_for(got, batch)([](inbox_atom, bytes&) {});
+    caf::anon_send_exit(pipe, caf::exit_reason::kill);
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_pipeline_stages_io)->Arg(1)->Arg(3)->UseRealTime();
 
 /// The line parser's throughput on 64-byte lines.
 void BM_lines_parser(benchmark::State& state) {
