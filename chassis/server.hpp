@@ -37,7 +37,8 @@ struct server_options {
 };
 
 /// A running server: the chassis (Kamaelia's ServerCore, one shard per I/O
-/// thread plus a coordinator) and its I/O broker. Returned by simple_server() / more_complex_server().
+/// thread plus a coordinator) and its I/O broker. Returned by simple_server() /
+/// more_complex_server().
 ///
 /// Thread rule: every member function is thread safe except wait() and the
 /// destructor, which block and must not run on an actor or I/O thread.
