@@ -62,6 +62,8 @@ public:
   std::shared_ptr<actor_thread> home(size_t i) const;
 
   /// Closes the listeners: new connects are refused; open sockets go on.
+  /// Thread k then sends `(socketact, listener_closed)` to shard k, after
+  /// its last `new_csa`.
   void close_listeners();
 
   /// Stops the I/O threads (sockets still open are closed when they end).
