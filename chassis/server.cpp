@@ -8,7 +8,6 @@
 #include <caf/send.hpp>
 
 #include "chassis/server_core.hpp"
-#include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/io/io_broker.hpp"
 
@@ -127,14 +126,9 @@ caf::expected<server> more_complex_server(caf::actor_system& sys,
     if (auto s = weak.lock())
       s->mark_stopped();
   };
-  {
-    // With actors on the I/O threads the chassis lives on the first one:
-    // with one I/O thread a connection's whole life (accept, factory,
-    // wiring, bytes, close, bookkeeping) then stays on one thread.
-    runtime::actor_thread_scope scope{st->broker->home(0)};
-    st->core = spawn_server_core(sys, std::move(cfg));
-  }
-  st->broker->run(st->core);
+  // The coordinator on CAF's scheduler, one shard per I/O thread; starts
+  // the broker.
+  st->core = spawn_server_core(sys, std::move(cfg));
   return server{std::move(st)};
 }
 

@@ -17,7 +17,9 @@
 namespace kam::chassis {
 
 /// Makes the handler component for one connection. Called on the chassis
-/// actor, once per accepted connection; it returns a spawned actor (a
+/// shard of the connection's I/O thread (so on that thread with placement
+/// io; concurrently from several shards with several threads: it must be
+/// thread safe), once per accepted connection; it returns a spawned actor (a
 /// component, or any actor speaking the box protocol). Throwing, or
 /// returning an invalid handle, closes that connection only.
 using connection_factory =
@@ -34,8 +36,9 @@ struct server_options {
   std::chrono::milliseconds drain_timeout{5000};
 };
 
-/// A running server: the chassis actor (Kamaelia's ServerCore) plus its
-/// I/O broker. Returned by simple_server() / more_complex_server().
+/// A running server: the chassis (Kamaelia's ServerCore, one shard per I/O
+/// thread plus a coordinator) and its I/O broker. Returned by simple_server() /
+/// more_complex_server().
 ///
 /// Thread rule: every member function is thread safe except wait() and the
 /// destructor, which block and must not run on an actor or I/O thread.
@@ -52,8 +55,9 @@ public:
   /// The bound address.
   std::string host() const;
 
-  /// The chassis actor. Its `control` inbox takes `server_shutdown`; link
-  /// its `signal` outbox to hear `producer_finished` when it has stopped.
+  /// The chassis's coordinator (on CAF's scheduler). Its `control` inbox
+  /// takes `server_shutdown`; link its `signal` outbox to hear
+  /// `producer_finished` when the whole server has stopped.
   caf::actor core() const;
 
   /// Sends `server_shutdown` to the chassis's `control`: graceful drain.

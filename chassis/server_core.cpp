@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -18,202 +19,338 @@ using namespace runtime;
 namespace {
 
 using drain_deadline_atom = caf::atom_constant<caf::atom("kam_ddl")>;
+/// Coordinator -> shard: the drain deadline passed, close what is left.
+using force_atom = caf::atom_constant<caf::atom("kam_force")>;
 
-/// One connection: its CSA and its handler, alive or not.
-struct connection {
-  caf::actor csa;
-  caf::actor handler;
-  bool csa_up = true;
-  bool handler_up = true;
-};
+// -- shard ---------------------------------------------------------------------
 
-struct core_state {
-  core_config cfg;
-  std::unordered_map<caf::actor_id, std::shared_ptr<connection>> by_actor;
-  size_t live = 0;
-  /// Most connections live at once since memory was last given back.
-  size_t peak = 0;
-  /// Listeners not yet confirmed closed; a `new_csa` may still be on its way.
-  size_t listeners_open = 0;
-  bool draining = false;
-  bool forced = false;
-  bool stopped = false;
-};
-
-class core_logic {
+/// One I/O thread's part of the chassis. Runs on that thread (placement io)
+/// or on CAF's scheduler; only its own actor touches it.
+class shard {
 public:
-  core_logic(component* self, core_config cfg) : self_(self) { st_.cfg = std::move(cfg); }
+  shard(component* self, std::shared_ptr<const core_config> cfg, size_t index,
+        caf::actor coordinator)
+    : self_(self), cfg_(std::move(cfg)), index_(index),
+      coordinator_(std::move(coordinator)) {}
 
-  void on_new_csa(new_csa& m) {
+  /// Phase 1: serve connections until the coordinator says drain.
+  caf::behavior accepting() {
+    self_->set_down_handler([this](caf::down_msg& dm) { forget(dm); });
+    return {
+      [this](socketact_atom, new_csa& m) { wire(m); },
+      [this](drain_atom) { enter_draining(); },
+      [this](force_atom) { // shutdown_microprocess: drain and force at once
+        enter_draining();
+        enter_forced();
+      },
+    };
+  }
+
+private:
+  /// Phase 2: every CSA drains; a connection the listener accepted just
+  /// before it closed drains too. Ends when nothing is left.
+  void enter_draining() {
+    for (auto& kv : csas_)
+      self_->send(kv.second.csa, drain_atom::value);
+    self_->set_down_handler([this](caf::down_msg& dm) {
+      forget(dm);
+      end_if_idle();
+    });
+    self_->become(draining());
+  }
+
+  caf::behavior draining() {
+    return {
+      [this](socketact_atom, new_csa& m) {
+        if (auto csa = wire(m))
+          self_->send(csa, drain_atom::value);
+      },
+      [this](socketact_atom, listener_closed_atom) {
+        listener_closed_ = true;
+        end_if_idle();
+      },
+      [](drain_atom) {},
+      [this](force_atom) { enter_forced(); },
+    };
+  }
+
+  /// Phase 3: past the drain deadline, what is left is killed (a kill cannot
+  /// be ignored; a CSA's on_exit closes its socket), and a late connection
+  /// is closed unserved.
+  void enter_forced() {
+    for (auto& kv : csas_) {
+      cfg_->stats->forced_closes.add(index_);
+      self_->send_exit(kv.second.csa, caf::exit_reason::kill);
+    }
+    for (auto& kv : handlers_) {
+      if (csas_.count(kv.second.csa.id()) == 0) // its CSA already gone
+        cfg_->stats->forced_closes.add(index_);
+      self_->send_exit(kv.second.handler, caf::exit_reason::kill);
+    }
+    self_->become(forced());
+    end_if_idle(); // the down messages of the killed ones are on their way
+  }
+
+  caf::behavior forced() {
+    return {
+      [this](socketact_atom, new_csa& m) {
+        cfg_->stats->forced_closes.add(index_);
+        self_->send(m.csa, control_atom::value, shutdown_microprocess{});
+      },
+      [this](socketact_atom, listener_closed_atom) {
+        listener_closed_ = true;
+        end_if_idle();
+      },
+      [](drain_atom) {},
+      [](force_atom) {},
+    };
+  }
+
+  /// Makes the handler and wires it to the CSA; returns the CSA, or null
+  /// when the factory failed (the CSA is then told to close).
+  caf::actor wire(new_csa& m) {
     auto csa = std::move(m.csa);
     caf::actor handler;
     try {
       // The handler (and whatever the factory spawns) lives where its CSA
-      // does: on the socket's I/O thread, when the broker runs actors there.
+      // does; with placement io that is this shard's thread already.
       runtime::actor_thread_scope scope{runtime::home_of(csa)};
-      handler = st_.cfg.factory(self_->system(), m.info);
+      handler = cfg_->factory(self_->system(), m.info);
     } catch (const std::exception& e) {
       caf::aout(self_) << "kam: protocol factory threw: " << e.what() << std::endl;
     } catch (...) {
       caf::aout(self_) << "kam: protocol factory threw" << std::endl;
     }
-    if (handler && st_.forced) {
-      // Arrived after the drain deadline: close it like the rest.
-      self_->send_exit(handler, caf::exit_reason::kill);
-      handler = nullptr;
-    }
     if (!handler) {
-      st_.cfg.stats->factory_failures.fetch_add(1, std::memory_order_relaxed);
+      cfg_->stats->factory_failures.add(index_);
       self_->send(csa, control_atom::value, shutdown_microprocess{});
-      return;
+      return nullptr;
     }
     // Wire everything before the CSA reads a byte (DESIGN.md, step 2).
     link(self_, handler, outbox, csa, inbox);
     link(self_, handler, signal, csa, control);
-    link(self_, handler, serversig, caf::actor_cast<caf::actor>(self_), control);
-    // The CSA's own links (outbox -> handler inbox, ctrlout -> handler
-    // control, signal -> our _socketact) come with `start` (see csa.hpp).
+    link(self_, handler, serversig, coordinator_, control);
     self_->monitor(handler);
     self_->monitor(csa);
-    auto c = std::make_shared<connection>();
-    c->csa = csa;
-    c->handler = handler;
-    st_.by_actor.emplace(csa.id(), c);
-    st_.by_actor.emplace(handler.id(), c);
-    st_.peak = std::max(st_.peak, ++st_.live);
-    st_.cfg.stats->active.fetch_add(1, std::memory_order_relaxed);
-    self_->send(csa, start_atom::value, handler);
-    if (st_.draining) // accepted just before the listeners closed: drain too
-      self_->send(csa, drain_atom::value);
+    csas_.emplace(csa.id(), pair{csa, handler});
+    handlers_.emplace(handler.id(), pair{csa, handler});
+    peak_ = std::max(peak_, live_actors());
+    cfg_->stats->active.add(index_);
+    // Sent without a sender: the CSA links its outbox and ctrlout to the
+    // handler and leaves `signal` unlinked, so its `shutdown_csa` (which
+    // told a chassis nothing the down message does not) costs no message.
+    caf::anon_send(csa, start_atom::value, handler);
+    return csa;
   }
 
-  void on_shutdown_csa(const shutdown_csa& m) {
-    if (m.reason == shutdown_reason::slow_consumer)
-      st_.cfg.stats->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
-    auto i = st_.by_actor.find(m.csa.id());
-    if (i == st_.by_actor.end() || !i->second->handler_up)
+  /// A CSA or a handler ended; the connection is gone once both have.
+  void forget(const caf::down_msg& dm) {
+    auto id = dm.source.id();
+    if (auto i = csas_.find(id); i != csas_.end()) {
+      auto handler = std::move(i->second.handler);
+      csas_.erase(i);
+      if (handlers_.count(handler.id()) == 0)
+        return closed();
+      // Its socket is gone (the CSA told it socket_shutdown, or a failed CSA
+      // failed it through their CAF link): a handler still up stops now.
+      self_->send(handler, control_atom::value, shutdown_microprocess{});
       return;
-    // The CSA already told its handler (socket_shutdown, or producer_finished
-    // when draining) on its ctrlout: one hop instead of two. Nothing to do
-    // here until the down messages arrive.
-  }
-
-  void on_down(const caf::down_msg& dm) {
-    auto i = st_.by_actor.find(dm.source.id());
-    if (i == st_.by_actor.end())
-      return;
-    auto c = i->second;
-    st_.by_actor.erase(i);
-    if (dm.source == c->csa.address()) {
-      c->csa_up = false;
-      if (c->handler_up) {
-        // Its socket is gone: unwire the handler and stop it.
-        unlink(c->handler, outbox);
-        unlink(c->handler, signal);
-        self_->send(c->handler, control_atom::value, shutdown_microprocess{});
-      }
-    } else {
-      c->handler_up = false;
+    }
+    if (auto i = handlers_.find(id); i != handlers_.end()) {
+      auto csa_id = i->second.csa.id();
+      handlers_.erase(i);
       if (dm.reason)
-        st_.cfg.stats->handler_failures.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (!c->csa_up && !c->handler_up) {
-      --st_.live;
-      maybe_release_memory();
-      st_.cfg.stats->active.fetch_sub(1, std::memory_order_relaxed);
-      st_.cfg.stats->closed.fetch_add(1, std::memory_order_relaxed);
-      if (st_.draining && idle())
-        stop();
+        cfg_->stats->handler_failures.add(index_);
+      if (csas_.count(csa_id) == 0)
+        closed();
     }
   }
 
-  void begin_drain(bool now) {
-    if (!st_.draining) {
-      st_.draining = true;
-      st_.listeners_open = st_.cfg.broker->threads();
-      st_.cfg.broker->close_listeners();
-      for (auto& kv : st_.by_actor)
-        if (kv.first == kv.second->csa.id() && kv.second->csa_up)
-          self_->send(kv.second->csa, drain_atom::value);
-      self_->delayed_send(self_, st_.cfg.drain_timeout, drain_deadline_atom::value);
-    }
-    if (now)
-      force();
-    else if (idle())
-      stop();
+  void closed() {
+    cfg_->stats->active.sub(index_);
+    cfg_->stats->closed.add(index_);
+    maybe_release_memory();
   }
 
-  void on_listener_closed() {
-    if (st_.listeners_open > 0 && --st_.listeners_open == 0 && st_.draining && idle())
-      stop();
+  size_t live_actors() const { return csas_.size() + handlers_.size(); }
+
+  /// Draining, the listener confirmed closed (no `new_csa` on its way) and
+  /// no connection left: the shard's work is done. Its end is its report.
+  void end_if_idle() {
+    if (listener_closed_ && live_actors() == 0)
+      self_->quit();
   }
 
   /// glibc's malloc keeps what a wave of connections freed (7-8 KB each) in
   /// its arenas: after 10,000 idle connections closed, kam-serve held 74 MiB
-  /// more than before (scripts/soak.sh). Each time at least 1024
-  /// connections and half of the peak have ended, give it back (a wave of
-  /// 10,000 trims four times, the last with a few hundred left). A few ms
-  /// on this thread each time.
+  /// more than before (scripts/soak.sh). Each time at least 1024 of this
+  /// shard's connections (2048 actors) and half of its peak have ended, give
+  /// it back. A few ms on this thread each time.
   void maybe_release_memory() {
-    if (st_.peak - st_.live < 1024 || st_.live > st_.peak / 2)
+    auto live = live_actors();
+    if (peak_ - live < 2048 || live > peak_ / 2)
       return;
     runtime::release_free_memory();
-    st_.peak = st_.live;
+    peak_ = live;
   }
 
-  /// No connection left and none on its way.
-  bool idle() const { return st_.live == 0 && st_.listeners_open == 0; }
+  /// One connection, looked up by either of its actors.
+  struct pair {
+    caf::actor csa;
+    caf::actor handler;
+  };
 
-  void force() {
-    if (st_.stopped)
-      return;
-    st_.forced = true;
-    // A kill cannot be ignored; a CSA's on_exit closes its socket. Entries
-    // exist only for actors still up.
-    for (auto& kv : st_.by_actor) {
-      auto& c = *kv.second;
-      bool is_csa = kv.first == c.csa.id();
-      if (is_csa || !c.csa_up)
-        st_.cfg.stats->forced_closes.fetch_add(1, std::memory_order_relaxed);
-      self_->send_exit(is_csa ? c.csa : c.handler, caf::exit_reason::kill);
-    }
-    if (idle())
-      stop();
-  }
+  component* self_;
+  std::shared_ptr<const core_config> cfg_;
+  size_t index_;
+  caf::actor coordinator_;
+  /// Live CSAs and live handlers, each with its connection: an actor is a
+  /// key exactly while it is up, so "up" is membership, not a flag.
+  std::unordered_map<caf::actor_id, pair> csas_;
+  std::unordered_map<caf::actor_id, pair> handlers_;
+  /// Most actors live at once since memory was last given back.
+  size_t peak_ = 0;
+  /// Draining: the I/O thread's listener has closed, so its last `new_csa`
+  /// is in our mailbox (the broker sends `listener_closed` after it).
+  bool listener_closed_ = false;
+};
 
-  void stop() {
-    if (st_.stopped)
-      return;
-    st_.stopped = true;
-    st_.cfg.broker->stop();
-    self_->send_on(signal, producer_finished{});
-    if (st_.cfg.on_stopped)
-      st_.cfg.on_stopped();
-    self_->quit();
+caf::behavior shard_actor(component* self, std::shared_ptr<const core_config> cfg,
+                          size_t index, caf::actor coordinator) {
+  auto s = std::make_shared<shard>(self, std::move(cfg), index, std::move(coordinator));
+  self->attach_functor([s] {}); // keeps the shard alive as long as its actor
+  return s->accepting();
+}
+
+// -- coordinator -----------------------------------------------------------------
+
+/// What acts on the whole server: shutdown, drain deadline, stop. Off the
+/// hot path: it hears from a shard only when that shard ends.
+class coordinator {
+public:
+  coordinator(component* self, std::shared_ptr<const core_config> cfg)
+    : self_(self), cfg_(std::move(cfg)) {}
+
+  /// Phase 1: serving. The first message is `(start_atom, shards)` from
+  /// spawn_server_core (before anything else can reach us).
+  caf::behavior accepting() {
+    self_->set_down_handler([this](caf::down_msg& dm) {
+      ++turns_;
+      if (shard_ended(dm))
+        caf::aout(self_) << "kam: a chassis shard ended while accepting" << std::endl;
+    });
+    return {
+      [this](control_atom, server_shutdown) {
+        ++turns_;
+        enter_draining(false);
+      },
+      [this](control_atom, shutdown_microprocess) {
+        ++turns_;
+        enter_draining(true);
+      },
+      [this](start_atom, std::vector<caf::actor>& shards) {
+        shards_ = std::move(shards);
+        for (auto& s : shards_)
+          self_->monitor(s);
+      },
+      [this](turns_atom) { return turns_++; },
+    };
   }
 
 private:
+  /// Phase 2: every shard drains (told before the listeners close, so a
+  /// shard hears `drain` before its `listener_closed`); at the deadline what
+  /// is left is forced; when the last shard has ended, stop.
+  void enter_draining(bool now) {
+    for (auto& s : shards_)
+      if (now)
+        self_->send(s, force_atom::value);
+      else
+        self_->send(s, drain_atom::value);
+    cfg_->broker->close_listeners();
+    self_->delayed_send(self_, cfg_->drain_timeout, drain_deadline_atom::value);
+    self_->set_down_handler([this](caf::down_msg& dm) {
+      ++turns_;
+      shard_ended(dm);
+      if (shards_.empty())
+        stop();
+    });
+    self_->become(draining());
+    if (shards_.empty()) // every shard had already ended
+      stop();
+  }
+
+  caf::behavior draining() {
+    return {
+      [this](control_atom, server_shutdown) { ++turns_; },
+      [this](control_atom, shutdown_microprocess) {
+        ++turns_;
+        force();
+      },
+      [this](drain_deadline_atom) {
+        ++turns_;
+        force();
+      },
+      [this](turns_atom) { return turns_++; },
+    };
+  }
+
+  void force() {
+    for (auto& s : shards_)
+      self_->send(s, force_atom::value);
+  }
+
+  /// Forgets the shard that ended; returns whether it was one.
+  bool shard_ended(const caf::down_msg& dm) {
+    auto i = std::find_if(shards_.begin(), shards_.end(),
+                          [&](const caf::actor& s) { return s.address() == dm.source; });
+    if (i == shards_.end())
+      return false;
+    shards_.erase(i);
+    return true;
+  }
+
+  /// Phase 3: everything closed. Stop the I/O threads, report, end.
+  void stop() {
+    cfg_->broker->stop();
+    self_->send_on(signal, producer_finished{});
+    if (cfg_->on_stopped)
+      cfg_->on_stopped();
+    self_->quit();
+  }
+
   component* self_;
-  core_state st_;
+  std::shared_ptr<const core_config> cfg_;
+  /// Shards still up.
+  std::vector<caf::actor> shards_;
+  /// Messages handled (see turns_atom).
+  uint64_t turns_ = 0;
 };
 
-caf::behavior server_core(component* self, core_config cfg) {
-  auto logic = std::make_shared<core_logic>(self, std::move(cfg));
-  self->set_down_handler([logic](caf::down_msg& dm) { logic->on_down(dm); });
-  return {
-    [logic](socketact_atom, new_csa& m) { logic->on_new_csa(m); },
-    [logic](socketact_atom, const shutdown_csa& m) { logic->on_shutdown_csa(m); },
-    [logic](socketact_atom, listener_closed_atom) { logic->on_listener_closed(); },
-    [logic](control_atom, server_shutdown) { logic->begin_drain(false); },
-    [logic](control_atom, shutdown_microprocess) { logic->begin_drain(true); },
-    [logic](drain_deadline_atom) { logic->force(); },
-  };
+caf::behavior coordinator_actor(component* self, std::shared_ptr<const core_config> cfg) {
+  auto c = std::make_shared<coordinator>(self, std::move(cfg));
+  self->attach_functor([c] {});
+  return c->accepting();
 }
 
 } // namespace
 
 caf::actor spawn_server_core(caf::actor_system& sys, core_config cfg) {
-  return sys.spawn(server_core, std::move(cfg));
+  auto shared = std::make_shared<const core_config>(std::move(cfg));
+  caf::actor coord;
+  {
+    runtime::actor_thread_scope scope{nullptr}; // CAF's scheduler
+    coord = sys.spawn(coordinator_actor, shared);
+  }
+  std::vector<caf::actor> shards;
+  for (size_t i = 0; i < shared->broker->threads(); ++i) {
+    // Homed on I/O thread i (null with placement scheduler: CAF's workers).
+    runtime::actor_thread_scope scope{shared->broker->home(i)};
+    shards.push_back(sys.spawn(shard_actor, shared, i, coord));
+  }
+  caf::anon_send(coord, start_atom::value, shards);
+  shared->broker->run(std::move(shards));
+  return coord;
 }
 
 } // namespace kam::chassis

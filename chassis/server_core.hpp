@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
 #include "chassis/server.hpp"
@@ -14,29 +15,43 @@ class io_broker;
 
 namespace kam::chassis {
 
-/// What the chassis actor needs; shared with the server handle.
+/// What the chassis needs; shared with the server handle.
 struct core_config {
   connection_factory factory;
   std::shared_ptr<runtime::io::io_broker> broker;
   std::shared_ptr<runtime::server_stats> stats;
   std::chrono::milliseconds drain_timeout{5000};
-  /// Runs on the chassis actor once it has stopped (everything closed).
+  /// Runs on the coordinator once the server has stopped (everything closed).
   std::function<void()> on_stopped;
 };
 
-/// Spawns Kamaelia's ServerCore as a component.
+/// `(turns_atom)` to the coordinator: it answers with how many messages it
+/// handled before this one (uint64_t). For tests and introspection: a
+/// server that only serves connections keeps it at 0.
+using turns_atom = caf::atom_constant<caf::atom("kam_turns")>;
+
+/// Spawns Kamaelia's ServerCore, shared nothing: one chassis *shard* per
+/// I/O thread and a small *coordinator*; returns the coordinator (what
+/// server::core() gives out; it runs on CAF's scheduler). Shard k is homed on
+/// I/O thread k's actor_thread (on CAF's scheduler without one); then the
+/// broker starts and sends thread k's connections to shard k.
 ///
-/// Inboxes: `_socketact` (`new_csa` from the broker, `shutdown_csa` from
-/// CSAs), `control` (`server_shutdown`: graceful drain; `shutdown_microprocess`:
-/// drain with no grace). Outbox `signal`: `producer_finished` once stopped.
+/// A shard makes, wires, serves and forgets each connection of its thread;
+/// nothing per connection reaches the coordinator. Per `new_csa` it calls the
+/// factory (in the CSA's thread scope, so the handler lives next to its
+/// socket) and wires (DESIGN.md): handler outbox -> CSA inbox, handler signal
+/// -> CSA control, handler serversig -> *coordinator* control; the CSA's own
+/// links (outbox -> handler inbox, ctrlout -> handler control) come with
+/// `start`. It monitors CSA and handler; when both have ended the connection
+/// is forgotten. Phases (behaviors): accepting -> draining -> forced; it ends
+/// once draining, its listener closed and no connection left.
 ///
-/// Per `new_csa` it calls the factory and wires handler and CSA (see
-/// DESIGN.md): CSA outbox -> handler inbox, handler outbox -> CSA inbox,
-/// handler signal -> CSA control, handler serversig -> chassis control,
-/// CSA signal -> chassis _socketact, CSA ctrlout -> handler control
-/// (`pause_producing` / `resume_producing`, see runtime/io/csa.hpp); then
-/// tells the CSA to start reading. It
-/// monitors both; when both have ended the connection is forgotten.
+/// Coordinator inbox `control`: `server_shutdown` (graceful drain of every
+/// shard), `shutdown_microprocess` (drain with no grace); outbox `signal`:
+/// `producer_finished` once every shard has ended and the broker stopped.
+/// Phases: accepting -> draining -> stopped (it ends). It monitors the shards:
+/// a shard's end is its only report.
+///
 /// Thread safe (spawns an actor).
 caf::actor spawn_server_core(caf::actor_system& sys, core_config cfg);
 

@@ -1,25 +1,65 @@
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace kam::runtime {
 
+/// A counter split into one cache line per I/O thread: each thread adds to
+/// its own cell (no cache line shared by every connection of every thread),
+/// a reader sums them. Cells past `cells` are shared modulo `cells`.
+///
+/// Thread rule: add() and load() are thread safe; a reader may see the
+/// cells at slightly different moments (the sum is not a snapshot).
+class sharded_counter {
+public:
+  static constexpr size_t cells = 64;
+
+  /// Adds `n` to the cell of thread `shard` (an I/O thread's index; 0 for
+  /// anything off the I/O threads).
+  void add(size_t shard, uint64_t n = 1) {
+    cells_[shard % cells].value.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  /// Subtracts `n` (wraps per cell; the sum is right).
+  void sub(size_t shard, uint64_t n = 1) {
+    cells_[shard % cells].value.fetch_sub(n, std::memory_order_relaxed);
+  }
+
+  /// The sum over every cell.
+  uint64_t load() const {
+    uint64_t sum = 0;
+    for (auto& c : cells_)
+      sum += c.value.load(std::memory_order_relaxed);
+    return sum;
+  }
+
+private:
+  struct alignas(64) cell {
+    std::atomic<uint64_t> value{0};
+  };
+  std::array<cell, cells> cells_;
+};
+
 /// Counters of one server, shared by its I/O broker (accepts) and its
-/// chassis actor (connections, failures). Every member is thread safe.
+/// chassis shards (connections, failures); each writer adds to its own
+/// thread's cell. Every member is thread safe.
 struct server_stats {
-  std::atomic<uint64_t> accepted{0};         ///< Sockets accepted.
-  std::atomic<uint64_t> accept_errors{0};    ///< Transient accept failures skipped.
-  std::atomic<uint64_t> fd_exhaustion{0};    ///< EMFILE/ENFILE back-offs.
-  std::atomic<uint64_t> active{0};           ///< Connections wired and not yet ended.
-  std::atomic<uint64_t> closed{0};           ///< Connections fully ended (both actors).
-  std::atomic<uint64_t> handler_failures{0}; ///< Handlers that ended with an error.
-  std::atomic<uint64_t> factory_failures{0}; ///< Factory threw or made no actor.
-  std::atomic<uint64_t> forced_closes{0};    ///< Closed at the drain deadline.
-  /// TLS clients closed before their handshake completed: plain text,
-  /// garbage, an old protocol version, a bad certificate, or too slow.
+  sharded_counter accepted;         ///< Sockets accepted.
+  sharded_counter accept_errors;    ///< Transient accept failures skipped.
+  sharded_counter fd_exhaustion;    ///< EMFILE/ENFILE back-offs.
+  sharded_counter active;           ///< Connections wired and not yet ended.
+  sharded_counter closed;           ///< Connections fully ended (both actors).
+  sharded_counter handler_failures; ///< Handlers that ended with an error.
+  sharded_counter factory_failures; ///< Factory threw or made no actor.
+  sharded_counter forced_closes;    ///< Closed at the drain deadline.
+  /// Rare events, plain atomics (counted where no thread index is known):
+  /// TLS clients closed before their handshake completed (plain text,
+  /// garbage, an old protocol version, a bad certificate, or too slow).
   std::atomic<uint64_t> tls_handshake_failures{0};
-  /// Closed because output queued past the write hard limit with
+  /// Closed because output queued up to the write hard limit with
   /// listen_options::close_slow_consumers on (the pub/sub policy).
   std::atomic<uint64_t> slow_consumer_disconnects{0};
 };

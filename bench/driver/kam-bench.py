@@ -90,6 +90,8 @@ def build_matrix(profile):
                  case("echo", connections=1000, payload=1024),
                  case("idle", connections=2000)]
         return cases, 3, 0.8, 0.2, 0.8
+    if profile == "serial":
+        return [case("conn", concurrency=c) for c in (1, 64)], 3, 2.0, 0.5, 1.0
     if profile == "sweep":
         cases = [case("conn", concurrency=64), case("echo", connections=64, payload=1024)]
         return cases, 3, 2.0, 0.5, 1.0
@@ -110,6 +112,47 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, IndexError, ValueError):
         return None
+
+
+def io_thread_ns(pid, nthreads):
+    """{thread name: CPU ns} of the server's I/O threads, from
+    /proc/PID/task/TID/schedstat. Threads named kam.io.N; a server that does
+    not name them (older kam-serve): its `nthreads` busiest threads, as "tid:N"."""
+    named, others = {}, {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return {}
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if name.startswith("kam.io."):
+            named[name] = ns
+        else:
+            others["tid:" + tid] = ns
+    if named:
+        return named
+    return dict(sorted(others.items(), key=lambda kv: -kv[1])[:nthreads])
+
+
+def serial_work(res, a, b):
+    """Per-I/O-thread CPU over the measured window and the serial work per
+    connection: what the busiest I/O thread spent beyond the least busy one,
+    divided by the connections served (conn mode only)."""
+    if not a or not b or not res.get("ops"):
+        return
+    keys = [k for k in b if k in a]
+    if not keys[1:]:
+        return
+    cpu = {k: (b[k] - a[k]) / 1e3 for k in keys}  # us
+    res["io_thread_cpu_us"] = cpu
+    res["io_cpu_us_per_conn"] = sum(cpu.values()) / res["ops"]
+    res["serial_us_per_conn"] = (max(cpu.values()) - min(cpu.values())) / res["ops"]
 
 
 def busy_seconds():
@@ -146,6 +189,7 @@ class Server:
     def __init__(self, name, threads, logdir):
         prog = SERVERS[name]
         self.name = name
+        self.threads = threads
         self.path = Server.paths.get(name) or os.path.join(BIN_DIR, prog[0])
         self.argv = [self.path] + prog[1:] + ["--host=127.0.0.1", "--port=0",
                                               "--threads=%d" % threads]
@@ -229,11 +273,13 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
                 marks["load_a"] = cpu_seconds(load.pid)
                 marks["busy_a"] = busy_seconds()
                 marks["t_a"] = time.monotonic()
+                marks["io_a"] = io_thread_ns(pid, server.threads)
             elif "phase=done" in line:
                 marks["cpu_b"] = cpu_seconds(pid)
                 marks["load_b"] = cpu_seconds(load.pid)
                 marks["busy_b"] = busy_seconds()
                 marks["t_b"] = time.monotonic()
+                marks["io_b"] = io_thread_ns(pid, server.threads)
             elif line.startswith("all connected"):
                 time.sleep(min(0.5, idle_hold / 2))  # let the server finish its accepts
                 marks["rss_held"] = rss_bytes(pid)
@@ -282,6 +328,8 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
     elif marks.get("cpu_a") is not None and marks.get("cpu_b") is not None and res["ops"]:
         res["cpu_s"] = marks["cpu_b"] - marks["cpu_a"]
         res["cpu_us_per_op"] = res["cpu_s"] / res["ops"] * 1e6
+        if c["mode"] == "conn" and server.threads > 1:
+            serial_work(res, marks.get("io_a"), marks.get("io_b"))
         if marks.get("load_b") is not None and marks.get("load_a") is not None:
             res["load_cpu_s"] = marks["load_b"] - marks["load_a"]
             # CPU that neither the server nor kam-load used: someone else was busy
@@ -409,6 +457,23 @@ def fmt_num(v):
     if v >= 1e4:
         return "%.1fk" % (v / 1e3)
     return "%.0f" % v
+
+
+def serial_table(results):
+    """Per-I/O-thread CPU and serial work per connection under connection churn
+    (conn mode, --threads >= 2): one line per run."""
+    rows = [r for r in results if r.get("io_thread_cpu_us")]
+    if not rows:
+        return ""
+    out = ["| server | case | connections | CPU per I/O thread (us per conn) | "
+           "I/O CPU us/conn | serial us/conn |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        per = ", ".join("%s %.1f" % (k, v / r["ops"])
+                        for k, v in sorted(r["io_thread_cpu_us"].items()))
+        out.append("| %s | %s | %d | %s | %.1f | %.2f |" % (
+            r["server"], r["case"], r["ops"], per, r["io_cpu_us_per_conn"],
+            r["serial_us_per_conn"]))
+    return "\n".join(out) + "\n"
 
 
 def table(summary):
@@ -586,6 +651,9 @@ def main():
     ap.add_argument("--sweep", action="store_true", help="server threads 1..nproc")
     ap.add_argument("--chat", action="store_true",
                     help="chat fan-out only: kam-serve --protocol=chat vs bench-asio-chat")
+    ap.add_argument("--serial", action="store_true",
+                    help="connection churn only (conn c=1, c=64): with --threads=2 the "
+                         "per-I/O-thread CPU and serial work per connection")
     ap.add_argument("--servers", default=",".join(SERVERS),
                     help="comma-separated subset of: " + ", ".join(SERVERS))
     ap.add_argument("--threads", type=int, default=1, help="server threads (default 1)")
@@ -625,12 +693,12 @@ def main():
     if opts.threads < 1 or opts.load_threads < 1 or (opts.rounds is not None and
                                                      opts.rounds < 1):
         ap.error("--threads, --load-threads and --rounds must be >= 1")
-    if sum([opts.quick, opts.smoke, opts.sweep]) > 1:
-        ap.error("choose one of --quick, --smoke, --sweep")
+    if sum([opts.quick, opts.smoke, opts.sweep, opts.serial]) > 1:
+        ap.error("choose one of --quick, --smoke, --sweep, --serial")
     if opts.retry_disturbed is None:
         opts.retry_disturbed = 0 if opts.smoke else 2
     profile = "smoke" if opts.smoke else "quick" if opts.quick else \
-              "sweep" if opts.sweep else "full"
+              "sweep" if opts.sweep else "serial" if opts.serial else "full"
     cases, rounds, duration, warmup, idle_hold = build_matrix(profile)
     rounds = opts.rounds or rounds
     duration = opts.duration or duration
@@ -665,6 +733,9 @@ def main():
     summary = summarize(results, servers, cases, thread_counts)
     elapsed = time.time() - started
     md = table(summary)
+    serial = serial_table(results)
+    if serial:
+        md += "\n" + serial
     print(md)
     for n in notes:
         print("note: " + n)

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <iostream>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -12,6 +13,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "runtime/actor_thread.hpp"
@@ -104,7 +106,8 @@ struct io_broker::impl {
   listen_options opts;
   std::shared_ptr<server_stats> stats;
   std::vector<std::unique_ptr<worker>> workers;
-  caf::actor chassis;
+  /// The chassis shard of each I/O thread (same index as workers).
+  std::vector<caf::actor> shards;
   std::string host;
   uint16_t port = 0;
   std::atomic<uint64_t> next_id{1};
@@ -168,7 +171,7 @@ struct io_broker::impl {
       if (is_fd_exhaustion(aec)) {
         // Out of descriptors: accepting again at once would spin. Wait for
         // connections to close; clients wait in the backlog meanwhile.
-        stats->fd_exhaustion.fetch_add(1, std::memory_order_relaxed);
+        stats->fd_exhaustion.add(w.index);
         if (!w.backing_off)
           std::cerr << "kam: accept on " << host << ":" << port << ": " << aec.message()
                     << "; backing off" << std::endl;
@@ -181,7 +184,7 @@ struct io_broker::impl {
         return;
       }
       if (is_per_connection(aec)) {
-        stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
+        stats->accept_errors.add(w.index);
         continue;
       }
       std::cerr << "kam: listener " << host << ":" << port
@@ -202,11 +205,12 @@ struct io_broker::impl {
     if (opts.no_delay)
       sock.set_option(tcp::no_delay(true), ec);
     apply_options(sock.native_handle(), opts.connection_options);
-    stats->accepted.fetch_add(1, std::memory_order_relaxed);
+    stats->accepted.add(w.index);
     std::unique_ptr<detail::tls_layer> tls;
     if (opts.tls)
       tls = std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
-    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls));
+    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls),
+                                                 opts.close_slow_consumers ? stats : nullptr);
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
     msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);
@@ -214,7 +218,7 @@ struct io_broker::impl {
     msg.info.peer_port = peer.port();
     msg.info.local_address = local.address().to_string();
     msg.info.local_port = local.port();
-    caf::anon_send(chassis, socketact_atom::value, std::move(msg));
+    caf::anon_send(shards[w.index], socketact_atom::value, std::move(msg));
   }
 };
 
@@ -303,12 +307,17 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
   return std::shared_ptr<io_broker>(new io_broker(std::move(ptr)));
 }
 
-void io_broker::run(caf::actor chassis) {
-  impl_->chassis = std::move(chassis);
+void io_broker::run(std::vector<caf::actor> shards) {
+  if (shards.size() != impl_->workers.size())
+    throw std::invalid_argument("io_broker::run: one shard per I/O thread");
+  impl_->shards = std::move(shards);
   for (auto& w : impl_->workers) {
     impl_->wait_accept(*w);
     auto* wp = w.get();
     w->thread = std::thread([wp] {
+      // `top -H` and `ps -L` show kam.io.N (15 characters at most).
+      auto name = "kam.io." + std::to_string(wp->index);
+      ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
       {
         actor_thread_scope scope{wp->home}; // the CSAs spawned here live here
         wp->ioc.run();
@@ -360,7 +369,8 @@ void io_broker::close_listeners() {
       }
       wp->timer.cancel();
       wp->acceptor.close(ec);
-      caf::anon_send(ip->chassis, socketact_atom::value, listener_closed_atom::value);
+      caf::anon_send(ip->shards[wp->index], socketact_atom::value,
+                     listener_closed_atom::value);
     });
   }
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -20,8 +21,11 @@ namespace kam::runtime::io {
 ///
 /// One io_context and one thread per `threads`, each with its own
 /// SO_REUSEPORT listener on the same address, so the kernel spreads accepts.
-/// Each thread accepts until EAGAIN, spawns a CSA actor per socket and sends
-/// `new_csa` to the chassis's `_socketact` inbox. Accept errors are
+/// The threads are named `kam.io.0`, `kam.io.1`, ... (pthread_setname_np).
+/// Thread k accepts until EAGAIN, spawns a CSA actor per socket and sends
+/// `new_csa` to the `_socketact` inbox of chassis shard k (and, once its
+/// listener closed, `listener_closed`): nothing per connection crosses
+/// threads. Accept errors are
 /// classified: EMFILE/ENFILE/ENOBUFS/ENOMEM back off 100 ms (one log line per
 /// episode); ECONNABORTED and other per-connection failures are skipped; only
 /// a failure of the listening socket itself stops that listener. With
@@ -40,8 +44,9 @@ public:
 
   ~io_broker();
 
-  /// Starts the I/O threads; new connections go to `chassis`.
-  void run(caf::actor chassis);
+  /// Starts the I/O threads; thread k's new connections go to `shards[k]`
+  /// (one per thread; throws std::invalid_argument otherwise).
+  void run(std::vector<caf::actor> shards);
 
   /// The bound port (the real one when asked for port 0).
   uint16_t port() const;
@@ -57,6 +62,8 @@ public:
   std::shared_ptr<actor_thread> home(size_t i) const;
 
   /// Closes the listeners: new connects are refused; open sockets go on.
+  /// Thread k then sends `(socketact, listener_closed)` to shard k, after
+  /// its last `new_csa`.
   void close_listeners();
 
   /// Stops the I/O threads (sockets still open are closed when they end).

@@ -32,7 +32,8 @@ char* thread_read_buffer() {
 } // namespace
 
 stream::stream(socket_type sock, const listen_options& opts,
-               std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls)
+               std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls,
+               std::shared_ptr<server_stats> slow)
   : sock_(std::move(sock)), timer_(sock_.get_executor()), gate_(std::move(gate)),
     tls_(std::move(tls)),
     max_read_(clamp32(std::max<size_t>(opts.max_read_per_event, 1))),
@@ -41,7 +42,7 @@ stream::stream(socket_type sock, const listen_options& opts,
     hard_(std::max(clamp32(opts.write_hard_limit), high_)),
     linger_(static_cast<uint32_t>(opts.linger.count())),
     idle_timeout_(static_cast<uint32_t>(opts.idle_timeout.count())),
-    close_slow_(opts.close_slow_consumers) {
+    slow_(std::move(slow)) {
   error_code ec;
   sock_.non_blocking(true, ec);
 }

@@ -13,6 +13,10 @@
 #include "runtime/io/listen_options.hpp"
 #include "runtime/ipc.hpp"
 
+namespace kam::runtime {
+struct server_stats;
+} // namespace kam::runtime
+
 namespace kam::runtime::io {
 class connection_gate;
 } // namespace kam::runtime::io
@@ -80,8 +84,11 @@ public:
   /// `tls`, if any, makes the stream speak TLS: bytes read are decrypted
   /// before on_data(), write() encrypts, close_graceful() sends close_notify,
   /// and the peer's close_notify is its FIN (stream_tls.hpp).
+  /// `slow`, if any, turns on listen_options::close_slow_consumers and is
+  /// where such closes are counted.
   stream(socket_type sock, const listen_options& opts,
-         std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls);
+         std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls,
+         std::shared_ptr<server_stats> slow = nullptr);
   /// A plain TCP stream.
   stream(socket_type sock, const listen_options& opts,
          std::shared_ptr<connection_gate> gate = nullptr);
@@ -190,8 +197,9 @@ private:
   phase phase_ = phase::fresh;
   bool peer_eof_ = false;      ///< read up to the peer's FIN (a fact, not a phase)
   bool above_high_ = false;    ///< told on_watermark(true), not yet (false)
-  /// listen_options::close_slow_consumers: the hard limit closes, not pauses.
-  bool close_slow_ = false;
+  /// Set: listen_options::close_slow_consumers (the hard limit closes, not
+  /// pauses), counted here. Null for other servers.
+  std::shared_ptr<server_stats> slow_;
   bool read_pending_ = false;  ///< an async_wait for readability is queued
   bool write_pending_ = false; ///< an async_wait for writability is queued
 };

@@ -1,6 +1,7 @@
 // The stream's output side (write queue, writev, watermarks, FIN, linger)
 // and its one timer (idle timeout, read deadline, linger).
 #include "runtime/io/detail/stream.hpp"
+#include "runtime/stats.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -52,7 +53,8 @@ void stream::send_raw(bytes buf) {
   }
   queued_ += buf.size();
   wq_.push_back(std::move(buf));
-  if (close_slow_ && queued_ >= hard_) {
+  if (slow_ && queued_ >= hard_) {
+    slow_->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
     // The pub/sub policy (Redis's client-output-buffer-limit pubsub): this
     // client reads slower than others write to it; holding its output
     // would grow without bound, so it goes (docs/backplane.md).
