@@ -30,9 +30,9 @@
 #include <caf/send.hpp>
 
 #include "chassis/server.hpp"
+#include "protocols/chat/handler.hpp"
 #include "protocols/http/files.hpp"
 #include "protocols/http/handler.hpp"
-#include "protocols/chat/handler.hpp"
 #include "runtime/backplane.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/io/tls/context.hpp"

@@ -208,9 +208,11 @@ struct io_broker::impl {
     stats->accepted.add(w.index);
     std::unique_ptr<detail::tls_layer> tls;
     if (opts.tls)
-      tls = std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
-    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls),
-                                                 opts.close_slow_consumers ? stats : nullptr);
+      tls =
+        std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
+    auto conn =
+      std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls),
+                                       opts.close_slow_consumers ? stats : nullptr);
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
     msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);

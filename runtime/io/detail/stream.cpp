@@ -167,7 +167,7 @@ void stream::on_readable(const error_code& ec) {
     if (!tls_handshaking())
       deadline_ = clock::time_point::max(); // met
   }
-  deliver(std::move(data)); // what arrived before an error still counts
+  deliver(std::move(data));    // what arrived before an error still counts
   if (phase_ == phase::closed) // a failed TLS handshake or record closed us
     return;
   if (r == read_result::eof && tls_handshaking()) {

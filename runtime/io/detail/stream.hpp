@@ -195,8 +195,8 @@ private:
   size_t queued_ = 0;
 
   phase phase_ = phase::fresh;
-  bool peer_eof_ = false;      ///< read up to the peer's FIN (a fact, not a phase)
-  bool above_high_ = false;    ///< told on_watermark(true), not yet (false)
+  bool peer_eof_ = false;   ///< read up to the peer's FIN (a fact, not a phase)
+  bool above_high_ = false; ///< told on_watermark(true), not yet (false)
   /// Set: listen_options::close_slow_consumers (the hard limit closes, not
   /// pauses), counted here. Null for other servers.
   std::shared_ptr<server_stats> slow_;
