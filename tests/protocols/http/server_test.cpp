@@ -301,7 +301,14 @@ TEST_SUITE("protocols.http.server") {
     auto during = rss_kib(srv.proc->pid());
     CAPTURE(before);
     CAPTURE(during);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine and shadow memory make RSS no measure of what the
+    // server holds; the bound is checked in the Release run.
+    (void) during;
+    (void) before;
+#else
     CHECK(during - before < 16 * 1024); // far below the file's 48 MiB
+#endif
     std::string rest;
     auto r = read_response(c, rest, false, 20000ms);
     CHECK(r.status == 200);
