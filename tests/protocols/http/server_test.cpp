@@ -304,8 +304,8 @@ TEST_SUITE("protocols.http.server") {
 #if defined(__SANITIZE_ADDRESS__)
     // ASan's quarantine and shadow memory make RSS no measure of what the
     // server holds; the bound is checked in the Release run.
-    (void) during;
-    (void) before;
+    (void)during;
+    (void)before;
 #else
     CHECK(during - before < 16 * 1024); // far below the file's 48 MiB
 #endif
