@@ -1,5 +1,6 @@
 #include "tests/support/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -135,6 +136,24 @@ uint16_t port_of(const std::string& line) {
   if (colon == std::string::npos)
     return 0;
   return static_cast<uint16_t>(std::strtoul(line.c_str() + colon + 1, nullptr, 10));
+}
+
+run_result run_to_exit(const std::string& path, const std::vector<std::string>& args,
+                       std::chrono::milliseconds timeout) {
+  child_process p{path, args};
+  run_result r;
+  if (p.pid() <= 0)
+    return r;
+  r.code = p.wait_exit(timeout);
+  // stdout is only read on demand: pick up what is there (the process ended).
+  p.wait_for_line("\x01never\x01", std::chrono::milliseconds{100});
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
+size_t count_lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 } // namespace kam::test

@@ -43,6 +43,21 @@ private:
   std::optional<int> status_;
 };
 
+/// The outcome of a program run expected to end by itself.
+struct run_result {
+  std::optional<int> code; ///< exit code (128+N if killed by N); empty on timeout
+  std::string out;
+  std::string err;
+};
+
+/// Runs `path` with `args` until it exits (at most `timeout`), capturing both streams.
+run_result run_to_exit(const std::string& path, const std::vector<std::string>& args,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds{
+                         10000});
+
+/// Number of '\n' in `text`.
+size_t count_lines(const std::string& text);
+
 /// Path of a program built into build/bin (KAM_BIN_DIR, set by ctest).
 std::string bin_path(const std::string& name);
 

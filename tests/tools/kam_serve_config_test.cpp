@@ -38,21 +38,15 @@ struct temp_config {
   ~temp_config() { std::remove(path.c_str()); }
 };
 
-struct outcome {
-  int code = -1;
-  std::string err;
-};
-
-outcome run_to_exit(const std::vector<std::string>& args) {
-  child_process p{bin_path("kam-serve"), args};
-  REQUIRE(p.pid() > 0);
-  auto rc = p.wait_exit(10000ms);
-  REQUIRE(rc);
-  return {*rc, p.err()};
+/// Runs kam-serve with `args` until it exits by itself.
+kam::test::run_result run_to_exit(const std::vector<std::string>& args) {
+  auto r = kam::test::run_to_exit(bin_path("kam-serve"), args);
+  REQUIRE(r.code.has_value());
+  return r;
 }
 
 size_t lines(const std::string& text) {
-  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  return kam::test::count_lines(text);
 }
 
 /// Starts kam-serve with `args`; returns its port (0 if it did not listen).

@@ -74,27 +74,14 @@ running_server start_loopback_server(std::vector<std::string> extra = {}) {
   return start_server(args);
 }
 
-/// The outcome of a kam-serve run expected to end by itself.
-struct run_result {
-  std::optional<int> code;
-  std::string out;
-  std::string err;
-};
+using kam::test::count_lines;
+using kam::test::run_result;
 
+/// Runs kam-serve with `args` until it exits by itself.
 run_result run_to_exit(const std::vector<std::string>& args, ms timeout = 10000ms) {
-  child_process p{kam_serve(), args};
-  REQUIRE(p.pid() > 0);
-  run_result r;
-  r.code = p.wait_exit(timeout);
-  // stdout is only read on demand: pick up what is there (the process ended).
-  p.wait_for_line("\x01never\x01", 100ms);
-  r.out = p.out();
-  r.err = p.err();
+  auto r = kam::test::run_to_exit(kam_serve(), args, timeout);
+  REQUIRE(r.code.has_value());
   return r;
-}
-
-size_t count_lines(const std::string& text) {
-  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 /// One round trip: sends `msg`, expects it back.
