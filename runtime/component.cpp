@@ -19,6 +19,10 @@ component::~component() = default;
 // Whoever wakes us, we run at home (as caf::io's brokers run on their
 // multiplexer): CAF schedules an actor on the execution unit it is given.
 void component::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  // Sent from a turn on our home thread while we are idle: straight into
+  // our behavior when that turn ends (actor_thread's hand-off).
+  if (home_ && home_->try_handoff(this, ptr))
+    return;
   super::enqueue(std::move(ptr), home_ ? home_->unit() : eu);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -148,7 +149,12 @@ private:
     box out;
   };
 
+  friend class actor_thread;
+
   std::shared_ptr<actor_thread> home_;
+  /// Messages waiting in home_'s hand-off queue for this component (home
+  /// thread only; see actor_thread).
+  uint32_t handoffs_ = 0;
   std::atomic<bool> uses_clock_{false};
   std::vector<link_entry> links_;
   std::vector<inbound_entry> inbound_;
