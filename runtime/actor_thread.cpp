@@ -110,6 +110,17 @@ void actor_thread::exec(caf::resumable* job) {
   posting_.fetch_sub(1, std::memory_order_release);
 }
 
+bool actor_thread::post(std::function<void()> f) {
+  posting_.fetch_add(1, std::memory_order_seq_cst);
+  if (closed_.load(std::memory_order_seq_cst)) {
+    posting_.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  boost::asio::post(ioc_, std::move(f));
+  posting_.fetch_sub(1, std::memory_order_release);
+  return true;
+}
+
 void actor_thread::drain() {
   drain_posted_ = false;
   // Bounded, so sockets on this thread get their turn between batches.

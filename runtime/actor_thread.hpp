@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -59,6 +60,10 @@ public:
 
   /// The execution unit to schedule a component living here with.
   caf::execution_unit* unit();
+
+  /// Posts `f` to the io_context (after what is queued now); false once
+  /// closed (then nothing is posted).
+  bool post(std::function<void()> f);
 
   /// Runs what is still posted, then hands later jobs to CAF's scheduler.
   void close();

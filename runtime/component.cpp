@@ -43,6 +43,12 @@ void component::send_message_on(box out, const caf::message& payload) {
       send(e.dest, caf::make_message(e.in) + payload);
 }
 
+void component::send_self_later(caf::message msg) {
+  auto me = caf::actor_cast<caf::actor>(this);
+  if (!home_ || !home_->post([me, msg = std::move(msg)] { caf::anon_send(me, msg); }))
+    caf::anon_send(me, std::move(msg));
+}
+
 bool component::linked(box out) const {
   return std::any_of(links_.begin(), links_.end(),
                      [out](const link_entry& e) { return e.out == out; });

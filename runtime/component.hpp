@@ -118,6 +118,14 @@ public:
   /// component's own outbox `out`.
   void forward_outbox(box in, box out);
 
+  /// Sends `msg` to this component itself once the work its thread has
+  /// queued now has run: on an I/O thread, through a post to its io_context
+  /// (after the socket events and messages of this event-loop round, which
+  /// the same-thread hop would otherwise interleave with it); elsewhere as
+  /// an ordinary send to self. For flushing what a round accumulated
+  /// (Netty's flush consolidation), e.g. lines::coalescing_joiner.
+  void send_self_later(caf::message msg);
+
   /// Kamaelia's orderly end: sends `msg` on `signal`, then quits.
   template <class T>
   void finish(T msg) {
