@@ -32,8 +32,6 @@ void component::launch(caf::execution_unit* eu, bool lazy, bool hide) {
 
 void component::on_exit() {
   links_.clear();
-  inbound_.clear();
-  outbound_.clear();
   super::on_exit();
 }
 
@@ -81,14 +79,6 @@ void component::remove_link(box out, const caf::actor& dest, box in) {
                links_.end());
 }
 
-void component::forward_inbox(box in, caf::actor child, box child_in) {
-  inbound_.push_back(inbound_entry{in, std::move(child), child_in});
-}
-
-void component::forward_outbox(box in, box out) {
-  outbound_.push_back(outbound_entry{in, out});
-}
-
 caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
   auto msg = x.move_content_to_message();
   // Link requests.
@@ -106,24 +96,6 @@ caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
   }
   if (msg.size() >= 1 && msg.match_element<box>(0)) {
     auto in = msg.get_as<box>(0);
-    // Passthrough boxes.
-    bool forwarded = false;
-    for (auto& e : inbound_)
-      if (e.in == in) {
-        send(e.child, caf::make_message(e.child_in) + msg.drop(1));
-        forwarded = true;
-      }
-    for (auto& e : outbound_)
-      if (e.in == in) {
-        auto out = e.out;
-        auto rest = msg.drop(1);
-        for (auto& l : links_)
-          if (l.out == out)
-            send(l.dest, caf::make_message(l.in) + rest);
-        forwarded = true;
-      }
-    if (forwarded)
-      return caf::message{};
     // Kamaelia's default reaction to the standard control messages.
     if (in == control && msg.size() == 2) {
       if (msg.match_element<shutdown_microprocess>(1)) {

@@ -35,8 +35,7 @@ class actor_thread;
 /// @endcode
 ///
 /// Messages the behavior does not match are handled by the component itself:
-/// link requests; passthrough boxes (see forward_inbox()/forward_outbox());
-/// and on `control`, `producer_finished`, `socket_shutdown` and
+/// link requests; and on `control`, `producer_finished`, `socket_shutdown` and
 /// `shutdown_microprocess` end the component after passing `producer_finished`
 /// (or `shutdown_microprocess`) on `signal`; `pause_producing` and
 /// `resume_producing` are ignored (flow control is advisory). Anything else is
@@ -109,15 +108,6 @@ public:
   /// Removes the link from `out` to (`dest`, `in`).
   void remove_link(box out, const caf::actor& dest, box in);
 
-  /// Passthrough into a child: messages arriving on this component's inbox
-  /// `in` that its behavior does not match go to `child`'s inbox `child_in`.
-  void forward_inbox(box in, caf::actor child, box child_in);
-
-  /// Passthrough out of a child: messages arriving on inbox `in` (a child's
-  /// outbox linked here) that the behavior does not match are sent on this
-  /// component's own outbox `out`.
-  void forward_outbox(box in, box out);
-
   /// Sends `msg` to this component itself once the work its thread has
   /// queued now has run: on an I/O thread, through a post to its io_context
   /// (after the socket events and messages of this event-loop round, which
@@ -134,7 +124,7 @@ public:
   }
 
 protected:
-  /// The default handler: link requests, passthrough boxes, the standard
+  /// The default handler: link requests, the standard
   /// control messages (see the class comment); a subclass that installs
   /// its own default handler passes on what it does not take.
   caf::result<caf::message> on_unmatched(caf::message_view& x);
@@ -146,17 +136,6 @@ private:
     box in;
   };
 
-  struct inbound_entry {
-    box in;
-    caf::actor child;
-    box child_in;
-  };
-
-  struct outbound_entry {
-    box in;
-    box out;
-  };
-
   friend class actor_thread;
 
   std::shared_ptr<actor_thread> home_;
@@ -165,8 +144,6 @@ private:
   uint32_t handoffs_ = 0;
   std::atomic<bool> uses_clock_{false};
   std::vector<link_entry> links_;
-  std::vector<inbound_entry> inbound_;
-  std::vector<outbound_entry> outbound_;
 };
 
 /// Asks `src` to link its outbox `out` to `dest`'s inbox `in`. Any thread.
