@@ -151,6 +151,14 @@ int fail(const std::string& msg) {
   return 2;
 }
 
+/// "HOST:PORT", "[V6]:PORT" or "unix:PATH" (the broker's host() for --unix).
+std::string listen_name(const std::string& host, uint16_t port, bool is_unix) {
+  if (is_unix)
+    return host;
+  auto h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
 /// --unix, --unix-mode, --proxy-protocol, --proxy-from into `l`; returns an
 /// error line, or empty. --host/--port on the command line conflict with
 /// --unix (the config file's are ignored then).
@@ -340,11 +348,7 @@ int main(int argc, char** argv) {
     return fail(sys.render(srv.error()));
   }
   srv->on_stopped([&sig_ioc] { sig_ioc.stop(); });
-  auto where = srv->host().find(':') != std::string::npos
-                 ? "[" + srv->host() + "]:" + std::to_string(srv->port())
-                 : srv->host() + ":" + std::to_string(srv->port());
-  if (!cfg.unix_path.empty())
-    where = srv->host(); // unix:PATH
+  auto where = listen_name(srv->host(), srv->port(), !cfg.unix_path.empty());
   std::printf("listening on %s\n", where.c_str());
   std::fflush(stdout);
   kam::runtime::logger log{*level};
@@ -375,21 +379,21 @@ int main(int argc, char** argv) {
     sig_ioc.run();
   srv->wait();
   auto& st = srv->stats();
-  log.write(
-    kam::runtime::log_level::info,
-    "stopped: " + std::to_string(st.accepted.load()) + " connections accepted, " +
-      std::to_string(st.closed.load()) + " closed, " +
-      std::to_string(st.forced_closes.load()) + " forced closes, " +
-      std::to_string(st.handler_failures.load()) + " handler failures" +
-      (tls ? ", " + std::to_string(st.tls_handshake_failures.load()) +
-               " TLS handshake failures"
-           : std::string{}) +
-      (chat_bp ? ", " + std::to_string(st.slow_consumer_disconnects.load()) +
-                   " slow consumers disconnected"
-               : std::string{}) +
-      (cfg.proxy_protocol
-         ? ", " + std::to_string(st.proxy_header_rejects.load()) + " PROXY header rejects"
-         : std::string{}));
+  log.write(kam::runtime::log_level::info,
+            "stopped: " + std::to_string(st.accepted.load()) + " connections accepted, " +
+              std::to_string(st.closed.load()) + " closed, " +
+              std::to_string(st.forced_closes.load()) + " forced closes, " +
+              std::to_string(st.handler_failures.load()) + " handler failures" +
+              (tls ? ", " + std::to_string(st.tls_handshake_failures.load()) +
+                       " TLS handshake failures"
+                   : std::string{}) +
+              (chat_bp ? ", " + std::to_string(st.slow_consumer_disconnects.load()) +
+                           " slow consumers disconnected"
+                       : std::string{}));
+  if (cfg.proxy_protocol)
+    log.write(kam::runtime::log_level::info,
+              "PROXY protocol: " + std::to_string(st.proxy_header_rejects.load()) +
+                " header rejects");
   end_chat();
   // Back to the default dispositions: a signal during teardown terminates.
   boost::system::error_code ignored;
