@@ -213,6 +213,9 @@ void stream::on_timer() {
   armed_at_ = clock::time_point::max();
   if (phase_ >= phase::lingering) // lingering has its own wait
     return;
+  if (phase_ == phase::fresh && proxy_ && !proxy_->done)
+    return; // the PROXY header is in, start() is on its way and re-arms
+
   auto now = clock::now();
   bool idle = idle_timeout_.count() != 0 && now >= last_activity_ + idle_timeout_;
   bool late =
