@@ -314,6 +314,10 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
     CHECK(count_lines(o.err) == 1);
     CHECK_MESSAGE(o.err.find(file) != std::string::npos, o.err);
     CHECK(read_file(file) == "keep me\n");
+    o = run_to_exit(bin_path("kam-serve"), {"--unix=" + dir / std::string(120, 'x')});
+    CHECK(o.code == 2); // longer than sun_path
+    CHECK(count_lines(o.err) == 1);
+    CHECK_MESSAGE(o.err.find("longer than") != std::string::npos, o.err);
     for (auto extra : {"--port=0", "--host=127.0.0.1", "--port=1601"}) {
       CAPTURE(extra);
       o = run_to_exit(bin_path("kam-serve"), {"--unix=" + dir / "c.sock", extra});
@@ -546,6 +550,58 @@ print("OK")
     auto err = stop(srv);
     CHECK_MESSAGE(says(err, ", 0 TLS handshake failures"), err);
     CHECK_MESSAGE(says(err, "PROXY protocol: 0 header rejects"), err);
+  }
+
+  TEST_CASE("SIGTERM: a connection still waiting for its header is closed at once, a "
+            "proxied one is drained") {
+    auto srv = start({"--protocol=echo", "--port=0", "--proxy-protocol"});
+    auto [rc, out] = python(std::string{proxy_prelude} + R"(
+import os, signal
+pid = int(sys.argv[2])
+waiting = conn()
+waiting.sendall(b"PROXY TCP4 ")  # the rest never comes
+proxied = conn()
+proxied.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 1 2\r\nwarm up\n")
+assert recv_n(proxied, 8) == b"warm up\n"
+data = b"sent right before the signal\n" * 100
+proxied.sendall(data)
+t0 = time.time()
+os.kill(pid, signal.SIGTERM)
+assert closed(waiting)
+assert time.time() - t0 < 2, time.time() - t0  # not at the 3 s deadline
+got = b""
+while True:
+    b = proxied.recv(65536)
+    if not b:
+        break
+    got += b
+assert got == data, len(got)
+print("OK")
+)",
+                            {std::to_string(srv.port), std::to_string(srv.proc->pid())});
+    CHECK_MESSAGE(rc == 0, out);
+    auto exit = srv.proc->wait_exit(10000ms);
+    REQUIRE(exit);
+    CHECK(*exit == 0);
+  }
+
+  TEST_CASE("IPv6: ::1 may send a header by default, TCP6 names the client") {
+    temp_dir dir;
+    auto log = dir / "access.log";
+    auto srv = start({"--protocol=http", "--host=::1", "--port=0", "--proxy-protocol",
+                      "--access-log=" + log});
+    auto [rc, out] = python(R"(
+import socket, sys
+s = socket.create_connection(("::1", int(sys.argv[1])), timeout=10)
+s.sendall(b"PROXY TCP6 2001:db8::7 ::1 4242 80\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+assert s.recv(100).startswith(b"HTTP/1.1 200")
+print("OK")
+)",
+                            {std::to_string(srv.port)});
+    CHECK_MESSAGE(rc == 0, out);
+    auto text = wait_lines(log, 1);
+    CHECK_MESSAGE(text.rfind("2001:db8::7 - - [", 0) == 0, text);
+    stop(srv);
   }
 
   TEST_CASE("PROXY over --unix: haproxy-style v2 header on a Unix socket") {
