@@ -71,10 +71,19 @@ struct server_shutdown {};
 /// The addresses of one connection.
 struct connection_info {
   uint64_t id = 0;
+  /// The client: the socket's peer, or with a PROXY header (listen_options::
+  /// proxy_protocol) the original client the header names. `unix:` (plus the
+  /// client's path, if it bound one) on a Unix socket; the port is then 0.
   std::string peer_address;
   uint16_t peer_port = 0;
+  /// Our side of the socket (`unix:PATH` on a Unix socket).
   std::string local_address;
   uint16_t local_port = 0;
+  /// With a PROXY header: the socket's real peer (the proxy); empty otherwise.
+  /// A v2 LOCAL or v1 UNKNOWN header (a health check) keeps peer_address as
+  /// the socket's peer, so both name the proxy.
+  std::string proxy_address;
+  uint16_t proxy_port = 0;
 };
 
 /// From the I/O broker to the chassis's `_socketact`: a client connected;
@@ -150,7 +159,7 @@ typename Inspector::result_type inspect(Inspector& f, socket_shutdown& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
   return f(caf::meta::type_name("connection_info"), x.id, x.peer_address, x.peer_port,
-           x.local_address, x.local_port);
+           x.local_address, x.local_port, x.proxy_address, x.proxy_port);
 }
 
 template <class Inspector>

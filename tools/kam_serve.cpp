@@ -11,6 +11,10 @@
 // CHAT for the server and closes a client whose queued output reaches
 // --write-hard-limit (the pub/sub slow-consumer policy, docs/backplane.md).
 //
+// Transports: --tls-cert/--tls-key[/--tls-ca]; --unix=PATH [--unix-mode=0660]
+// instead of --host/--port; --proxy-protocol [--proxy-from=CIDR,...]
+// (docs/transports.md).
+//
 // Options use CAF's `--key=value` syntax; CAF's own (e.g.
 // --scheduler.max-threads=2) pass through. Prints `listening on HOST:PORT`
 // once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
@@ -34,7 +38,9 @@
 #include "protocols/http/handler.hpp"
 #include "runtime/backplane.hpp"
 #include "runtime/boxes.hpp"
+#include "runtime/io/proxy/cidr.hpp"
 #include "runtime/io/tls/context.hpp"
+#include "runtime/io/unix_path.hpp"
 #include "runtime/ipc.hpp"
 #include "runtime/log.hpp"
 #include "runtime/scheduler.hpp"
@@ -65,6 +71,10 @@ public:
   std::string http_access_log;
   double http_header_timeout = 10;
   int64_t max_line = 65536;
+  std::string unix_path;
+  std::string unix_mode = "0660";
+  bool proxy_protocol = false;
+  std::string proxy_from = "127.0.0.0/8,::1";
 
   config() {
     opt_group{custom_options_, "global"}
@@ -89,6 +99,11 @@ public:
       .add(tls_ca, "tls-ca", "PEM CA bundle: require client certificates it signed")
       .add(tls_handshake_timeout, "tls-handshake-timeout",
            "seconds a TLS client has to complete its handshake")
+      .add(unix_path, "unix", "listen on this Unix socket path instead of host:port")
+      .add(unix_mode, "unix-mode", "octal permissions of the --unix socket file")
+      .add(proxy_protocol, "proxy-protocol",
+           "require a PROXY protocol v1/v2 header (haproxy) on every connection")
+      .add(proxy_from, "proxy-from", "networks allowed to send it: CIDR[,CIDR...]")
       .add(log_level, "log-level",
            "events on stderr at or above: error, warning, info, debug");
     opt_group{custom_options_, "global"}
@@ -133,6 +148,45 @@ std::string config_file_error(const config& cfg, const std::string& text) {
 int fail(const std::string& msg) {
   std::cerr << "kam-serve: " << msg << std::endl;
   return 2;
+}
+
+/// "HOST:PORT", "[V6]:PORT" or "unix:PATH" (the broker's host() for --unix).
+std::string listen_name(const std::string& host, uint16_t port, bool is_unix) {
+  if (is_unix)
+    return host;
+  auto h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
+/// --unix, --unix-mode, --proxy-protocol, --proxy-from into `l`; returns an
+/// error line, or empty. --host/--port on the command line conflict with
+/// --unix (the config file's are ignored then).
+std::string transport_options(const config& cfg, int argc, char** argv,
+                              kam::runtime::io::listen_options& l) {
+  namespace io = kam::runtime::io;
+  if (!cfg.unix_path.empty()) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      for (auto opt : {"--host", "--port"})
+        if (a == opt || a.rfind(std::string{opt} + "=", 0) == 0)
+          return std::string{opt} + " cannot be combined with --unix";
+    }
+    auto mode = io::parse_unix_mode(cfg.unix_mode);
+    if (mode < 0)
+      return "--unix-mode must be octal permissions such as 0660, not '" + cfg.unix_mode +
+             "'";
+    l.unix_path = cfg.unix_path;
+    l.unix_mode = static_cast<unsigned>(mode);
+  }
+  if (cfg.proxy_protocol) {
+    std::string why;
+    auto set = io::proxy::cidr_set::parse(cfg.proxy_from, why);
+    if (!set)
+      return "--proxy-from: " + why;
+    l.proxy_protocol = true;
+    l.proxy_from = std::make_shared<const io::proxy::cidr_set>(std::move(*set));
+  }
+  return {};
 }
 
 } // namespace
@@ -252,6 +306,8 @@ int main(int argc, char** argv) {
     std::chrono::milliseconds(static_cast<int64_t>(cfg.tls_handshake_timeout * 1000));
   opts.drain_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout * 1000));
+  if (auto why = transport_options(cfg, argc, argv, opts.listen); !why.empty())
+    return fail(why);
   auto factory = proto->factory;
   caf::actor chat_bp; // the chat protocol's backplane, ended after the server
   if (proto->name == "chat") {
@@ -278,17 +334,14 @@ int main(int argc, char** argv) {
     return fail(sys.render(srv.error()));
   }
   srv->on_stopped([&sig_ioc] { sig_ioc.stop(); });
-  std::printf("listening on %s:%u\n",
-              srv->host().find(':') != std::string::npos
-                ? ("[" + srv->host() + "]").c_str()
-                : srv->host().c_str(),
-              static_cast<unsigned>(srv->port()));
+  auto where = listen_name(srv->host(), srv->port(), !cfg.unix_path.empty());
+  std::printf("listening on %s\n", where.c_str());
   std::fflush(stdout);
   kam::runtime::logger log{*level};
   log.write(kam::runtime::log_level::info,
-            "serving " + cfg.protocol + " on " + srv->host() + ":" +
-              std::to_string(srv->port()) + " (placement " + cfg.placement +
-              (tls ? ", TLS" : "") + ")");
+            "serving " + cfg.protocol + " on " + where + " (placement " + cfg.placement +
+              (tls ? ", TLS" : "") + (cfg.proxy_protocol ? ", PROXY protocol" : "") +
+              ")");
   int signals_seen = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal;
   on_signal = [&](const boost::system::error_code& ec, int sig) {
@@ -323,6 +376,10 @@ int main(int argc, char** argv) {
               (chat_bp ? ", " + std::to_string(st.slow_consumer_disconnects.load()) +
                            " slow consumers disconnected"
                        : std::string{}));
+  if (cfg.proxy_protocol)
+    log.write(kam::runtime::log_level::info,
+              "PROXY protocol: " + std::to_string(st.proxy_header_rejects.load()) +
+                " header rejects");
   end_chat();
   // Back to the default dispositions: a signal during teardown terminates.
   boost::system::error_code ignored;

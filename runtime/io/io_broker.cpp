@@ -1,11 +1,16 @@
 #include "runtime/io/io_broker.hpp"
 
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
+#include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -13,8 +18,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
@@ -22,12 +31,18 @@
 #include "runtime/io/csa.hpp"
 #include "runtime/io/detail/stream.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
+#include "runtime/io/proxy/cidr.hpp"
+#include "runtime/io/proxy/parser.hpp"
+#include "runtime/io/unix_path.hpp"
 
 namespace kam::runtime::io {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
+/// Listeners and sockets of any family (TCP, Unix): the protocol is a value.
+using gproto = asio::generic::stream_protocol;
+using acceptor_type = asio::basic_socket_acceptor<gproto>;
 
 namespace {
 
@@ -41,7 +56,7 @@ struct worker {
   size_t index;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
-  tcp::acceptor acceptor;
+  acceptor_type acceptor;
   asio::steady_timer timer;
   bool backing_off = false;
   bool limited = false; // at max_connections, not waiting to accept
@@ -49,7 +64,39 @@ struct worker {
   /// thread's sockets; null when listen_options::actors_on_io_threads is off.
   std::shared_ptr<actor_thread> home;
   std::thread thread;
+  /// listen_options::proxy_protocol: accepted sockets whose PROXY header is
+  /// still awaited (no CSA yet). Destroyed before the io_context.
+  std::unordered_map<detail::stream*, std::shared_ptr<detail::stream>> pending;
 };
+
+/// The address and port of a socket endpoint as connection_info names them:
+/// `unix:` plus the path (`@name` for an abstract one, nothing for an
+/// unbound client) and port 0 for a Unix socket.
+void name_of(const gproto::endpoint& ep, std::string& addr, uint16_t& port) {
+  if (ep.data()->sa_family == AF_UNIX) {
+    auto* un = reinterpret_cast<const sockaddr_un*>(ep.data());
+    auto off = offsetof(sockaddr_un, sun_path);
+    size_t n = ep.size() > off ? ep.size() - off : 0;
+    std::string path{un->sun_path, n};
+    if (!path.empty() && path[0] == '\0')
+      path[0] = '@';
+    else
+      path = path.substr(0, path.find('\0'));
+    addr = "unix:" + path;
+    port = 0;
+    return;
+  }
+  tcp::endpoint t;
+  if (ep.size() > t.capacity()) {
+    addr.clear();
+    port = 0;
+    return;
+  }
+  std::memcpy(t.data(), ep.data(), ep.size());
+  t.resize(ep.size());
+  addr = t.address().to_string();
+  port = t.port();
+}
 
 bool is_fd_exhaustion(const error_code& ec) {
   auto v = ec.value();
@@ -86,6 +133,16 @@ caf::error bind_error(const std::string& what, const std::string& host, uint16_t
                                                        ec.message());
 }
 
+caf::error unix_error(const std::string& what, const std::string& path,
+                      const error_code& ec) {
+  return caf::make_error(caf::sec::cannot_open_port,
+                         what + " unix:" + path + ": " + ec.message());
+}
+
+error_code last_error() {
+  return error_code(errno, boost::system::system_category());
+}
+
 void apply_options(int fd, const std::vector<socket_option>& opts) {
   for (auto& o : opts)
     ::setsockopt(fd, o.level, o.name, &o.value, sizeof(o.value));
@@ -100,6 +157,11 @@ struct io_broker::impl {
       gate = std::make_shared<connection_gate>(this->opts.max_connections);
       gate->on_room([this] { resume_accepting(); });
     }
+    if (this->opts.proxy_protocol && !this->opts.proxy_from) {
+      std::string why;
+      if (auto set = proxy::cidr_set::parse("127.0.0.0/8,::1", why))
+        this->opts.proxy_from = std::make_shared<const proxy::cidr_set>(std::move(*set));
+    }
   }
 
   caf::actor_system& sys;
@@ -112,9 +174,31 @@ struct io_broker::impl {
   uint16_t port = 0;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> stopped{false};
-  /// The bound address (port included); local_is_fixed: not a wildcard.
-  asio::ip::tcp::endpoint listen_ep;
+  /// The bound address and port as connection_info names them;
+  /// local_is_fixed: not a wildcard (every socket has that local address).
+  std::string listen_addr;
+  uint16_t listen_port = 0;
   bool local_is_fixed = false;
+  /// listen_options::unix_path: the socket file we made (its inode, so we
+  /// unlink only ours), until unlink_socket_file().
+  bool is_unix = false;
+  bool unix_bound = false;
+  std::atomic<bool> unix_unlinked{false};
+  dev_t unix_dev = 0;
+  ino_t unix_ino = 0;
+
+  /// "HOST:PORT" or "unix:PATH", for log lines.
+  std::string where() const { return is_unix ? host : host + ":" + std::to_string(port); }
+
+  /// Removes the socket file if it is still the one we bound. Any thread; once.
+  void unlink_socket_file() {
+    if (!unix_bound || unix_unlinked.exchange(true))
+      return;
+    struct stat st {};
+    if (::lstat(opts.unix_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == unix_dev && st.st_ino == unix_ino)
+      ::unlink(opts.unix_path.c_str());
+  }
   /// Open sockets, when max_connections is set (else null).
   std::shared_ptr<connection_gate> gate;
 
@@ -134,7 +218,7 @@ struct io_broker::impl {
   }
 
   void wait_accept(worker& w) {
-    w.acceptor.async_wait(tcp::acceptor::wait_read,
+    w.acceptor.async_wait(asio::socket_base::wait_read,
                           [this, &w](const error_code& ec) { on_acceptable(w, ec); });
   }
 
@@ -142,7 +226,7 @@ struct io_broker::impl {
     if (ec == asio::error::operation_aborted || !w.acceptor.is_open())
       return;
     if (ec) {
-      std::cerr << "kam: listener " << host << ":" << port << " failed: " << ec.message()
+      std::cerr << "kam: listener " << where() << " failed: " << ec.message()
                 << std::endl;
       return;
     }
@@ -155,7 +239,7 @@ struct io_broker::impl {
       }
       error_code aec;
       detail::stream::socket_type sock{w.ioc};
-      tcp::endpoint peer;
+      gproto::endpoint peer;
       w.acceptor.accept(sock, peer, aec);
       if (!aec) {
         w.backing_off = false;
@@ -173,7 +257,7 @@ struct io_broker::impl {
         // connections to close; clients wait in the backlog meanwhile.
         stats->fd_exhaustion.add(w.index);
         if (!w.backing_off)
-          std::cerr << "kam: accept on " << host << ":" << port << ": " << aec.message()
+          std::cerr << "kam: accept on " << where() << ": " << aec.message()
                     << "; backing off" << std::endl;
         w.backing_off = true;
         w.timer.expires_after(backoff);
@@ -187,8 +271,8 @@ struct io_broker::impl {
         stats->accept_errors.add(w.index);
         continue;
       }
-      std::cerr << "kam: listener " << host << ":" << port
-                << " stopped: " << aec.message() << std::endl;
+      std::cerr << "kam: listener " << where() << " stopped: " << aec.message()
+                << std::endl;
       return;
     }
     // Many pending: give this thread's connections a turn, then go on.
@@ -196,16 +280,33 @@ struct io_broker::impl {
   }
 
   void on_accepted(worker& w, detail::stream::socket_type sock,
-                   const tcp::endpoint& peer) {
+                   const gproto::endpoint& peer) {
     error_code ec;
-    // A listener bound to one address accepts on exactly that address: no
-    // getsockname per connection (only for a wildcard bind). The peer's
-    // address came with accept(): no getpeername either.
-    auto local = local_is_fixed ? listen_ep : sock.local_endpoint(ec);
-    if (opts.no_delay)
+    connection_info info;
+    info.id = next_id.fetch_add(1, std::memory_order_relaxed);
+    // The peer's address came with accept(): no getpeername. A listener
+    // bound to one address accepts on exactly that address: no getsockname
+    // per connection (only for a wildcard bind).
+    name_of(peer, info.peer_address, info.peer_port);
+    if (local_is_fixed) {
+      info.local_address = listen_addr;
+      info.local_port = listen_port;
+    } else {
+      name_of(sock.local_endpoint(ec), info.local_address, info.local_port);
+    }
+    if (opts.no_delay && !is_unix)
       sock.set_option(tcp::no_delay(true), ec);
     apply_options(sock.native_handle(), opts.connection_options);
     stats->accepted.add(w.index);
+    if (opts.proxy_protocol && !is_unix &&
+        !(opts.proxy_from && opts.proxy_from->contains(info.peer_address))) {
+      // Not a proxy we trust: its header would let it claim any address.
+      stats->proxy_header_rejects.fetch_add(1, std::memory_order_relaxed);
+      sock.close(ec);
+      if (gate)
+        gate->release();
+      return;
+    }
     std::unique_ptr<detail::tls_layer> tls;
     if (opts.tls)
       tls =
@@ -213,14 +314,106 @@ struct io_broker::impl {
     auto conn =
       std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls),
                                        opts.close_slow_consumers ? stats : nullptr);
+    if (!opts.proxy_protocol) {
+      hand_over(w, std::move(conn), std::move(info));
+      return;
+    }
+    // The handler is made once the header names the client; until then the
+    // stream is ours (w.pending), and its bytes reach nobody.
+    auto* s = conn.get();
+    w.pending.emplace(s, std::move(conn));
+    s->read_proxy_header(opts.proxy_header_timeout, [this, &w, s, info = std::move(info)](
+                                                      const proxy::header* h) mutable {
+      auto node = w.pending.extract(s);
+      if (h == nullptr) {
+        stats->proxy_header_rejects.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (node.empty())
+        return;
+      info.proxy_address = info.peer_address;
+      info.proxy_port = info.peer_port;
+      if (!h->local) { // LOCAL (a health check), UNKNOWN: the socket's own
+        info.peer_address = h->unix_socket ? "unix:" + h->src_address : h->src_address;
+        info.peer_port = h->src_port;
+      }
+      hand_over(w, std::move(node.mapped()), std::move(info));
+    });
+  }
+
+  /// Spawns the CSA and tells the shard (which makes the handler).
+  void hand_over(worker& w, std::shared_ptr<detail::stream> conn, connection_info info) {
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
-    msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);
-    msg.info.peer_address = peer.address().to_string();
-    msg.info.peer_port = peer.port();
-    msg.info.local_address = local.address().to_string();
-    msg.info.local_port = local.port();
+    msg.info = std::move(info);
     caf::anon_send(shards[w.index], socketact_atom::value, std::move(msg));
+  }
+
+  /// Closes the sockets whose PROXY header has not come (drain, stop).
+  static void abandon_pending(worker& w) {
+    auto pending = std::move(w.pending);
+    w.pending.clear();
+    for (auto& kv : pending)
+      kv.second->close_now(shutdown_reason::server_shutdown);
+  }
+
+  ~impl() { unlink_socket_file(); }
+
+  /// listen_options::unix_path: one listening socket, polled by every I/O
+  /// thread through its own dup() of it (Unix sockets have no SO_REUSEPORT).
+  caf::error bind_unix(size_t n) {
+    auto& path = opts.unix_path;
+    is_unix = true;
+    host = "unix:" + path;
+    listen_addr = host;
+    local_is_fixed = true;
+    if (auto why = prepare_unix_path(path); !why.empty())
+      return caf::make_error(caf::sec::cannot_open_port, why);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), path.size()); // length checked above
+    gproto proto{AF_UNIX, 0};
+    gproto::endpoint ep{&sa, offsetof(sockaddr_un, sun_path) + path.size() + 1, 0};
+    error_code ec;
+    for (size_t i = 0; i < n; ++i) {
+      auto w = std::make_unique<worker>(i);
+      if (opts.actors_on_io_threads)
+        w->home = std::make_shared<actor_thread>(sys, w->ioc);
+      auto& acc = w->acceptor;
+      if (i == 0) {
+        acc.open(proto, ec);
+        if (ec)
+          return unix_error("cannot open a socket for", path, ec);
+        apply_options(acc.native_handle(), opts.listener_options);
+        acc.bind(ep, ec);
+        if (ec)
+          return unix_error("cannot listen on", path, ec);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) == 0) {
+          unix_bound = true; // ours from here: unlinked when we go
+          unix_dev = st.st_dev;
+          unix_ino = st.st_ino;
+        }
+        // Before listen(): nobody can connect while it has the umask's mode.
+        if (::chmod(path.c_str(), static_cast<mode_t>(opts.unix_mode)) != 0)
+          return unix_error("cannot chmod", path, last_error());
+        acc.listen(opts.backlog, ec);
+        if (ec)
+          return unix_error("cannot listen on", path, ec);
+      } else {
+        int fd = ::fcntl(workers[0]->acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+          return unix_error("cannot dup the listener of", path, last_error());
+        acc.assign(proto, fd, ec);
+        if (ec) {
+          ::close(fd);
+          return unix_error("cannot poll the listener of", path, ec);
+        }
+      }
+      acc.non_blocking(true, ec);
+      workers.push_back(std::move(w));
+    }
+    return caf::none;
   }
 };
 
@@ -242,6 +435,11 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
   auto n = opts.threads != 0 ? opts.threads
                              : std::max<size_t>(1, std::thread::hardware_concurrency());
   auto ptr = std::make_unique<impl>(sys, opts, std::move(stats));
+  if (!ptr->opts.unix_path.empty()) {
+    if (auto err = ptr->bind_unix(n))
+      return err;
+    return std::shared_ptr<io_broker>(new io_broker(std::move(ptr)));
+  }
   auto& host = ptr->opts.host;
   auto port = ptr->opts.port;
   // Resolve the host (a literal, or a name such as "localhost").
@@ -278,10 +476,10 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
     if (ptr->opts.actors_on_io_threads)
       w->home = std::make_shared<actor_thread>(sys, w->ioc);
     auto& acc = w->acceptor;
-    acc.open(ep.protocol(), ec);
+    acc.open(gproto{ep.protocol()}, ec);
     if (ec)
       return bind_error("cannot open a socket for", host, port, ec);
-    acc.set_option(tcp::acceptor::reuse_address(true), ec);
+    acc.set_option(asio::socket_base::reuse_address(true), ec);
     int one = 1;
     if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) !=
         0)
@@ -290,7 +488,7 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
     apply_options(acc.native_handle(), ptr->opts.listener_options);
     if (i > 0)
       ep.port(ptr->port); // port 0: every listener joins the first one's port
-    acc.bind(ep, ec);
+    acc.bind(gproto::endpoint{ep}, ec);
     if (ec)
       return bind_error("cannot bind", host, ep.port(), ec);
     acc.listen(ptr->opts.backlog, ec);
@@ -298,11 +496,10 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
       return bind_error("cannot listen on", host, ep.port(), ec);
     acc.non_blocking(true, ec);
     if (i == 0) {
-      auto local = acc.local_endpoint(ec);
-      ptr->port = local.port();
-      ptr->host = local.address().to_string();
-      ptr->listen_ep = local;
-      ptr->local_is_fixed = !local.address().is_unspecified();
+      name_of(acc.local_endpoint(ec), ptr->listen_addr, ptr->listen_port);
+      ptr->port = ptr->listen_port;
+      ptr->host = ptr->listen_addr;
+      ptr->local_is_fixed = !ep.address().is_unspecified();
     }
     ptr->workers.push_back(std::move(w));
   }
@@ -347,6 +544,7 @@ std::shared_ptr<actor_thread> io_broker::home(size_t i) const {
 }
 
 void io_broker::close_listeners() {
+  impl_->unlink_socket_file(); // new clients find no socket; queued ones are taken
   for (auto& w : impl_->workers) {
     auto* wp = w.get();
     auto* ip = impl_.get();
@@ -360,7 +558,7 @@ void io_broker::close_listeners() {
         if (ip->gate && !ip->gate->try_reserve())
           break;
         detail::stream::socket_type sock{wp->ioc};
-        tcp::endpoint peer;
+        gproto::endpoint peer;
         wp->acceptor.accept(sock, peer, ec);
         if (ec) {
           if (ip->gate)
@@ -369,6 +567,7 @@ void io_broker::close_listeners() {
         }
         ip->on_accepted(*wp, std::move(sock), peer); // the connection owns the slot
       }
+      impl::abandon_pending(*wp); // no header yet: they have reached no handler
       wp->timer.cancel();
       wp->acceptor.close(ec);
       caf::anon_send(ip->shards[wp->index], socketact_atom::value,
@@ -380,6 +579,7 @@ void io_broker::close_listeners() {
 void io_broker::stop() {
   if (impl_->stopped.exchange(true))
     return;
+  impl_->unlink_socket_file();
   for (auto& w : impl_->workers) {
     auto* wp = w.get();
     asio::post(w->ioc, [wp] {

@@ -33,6 +33,13 @@ namespace kam::runtime::io {
 /// accept, given back when the socket closes) and stops accepting at the
 /// limit; clients wait in the backlog until a socket closes.
 ///
+/// With listen_options::unix_path it listens on a Unix stream socket instead
+/// (one socket, every thread polling a dup() of it; host() is `unix:PATH`,
+/// port() 0; the file is unlinked when the listeners close). With
+/// listen_options::proxy_protocol a connection's `new_csa` is sent only once
+/// its PROXY header is whole (detail::stream::read_proxy_header); refusals
+/// are closed and counted in server_stats::proxy_header_rejects.
+///
 /// Thread rule: every member function is thread safe except join(), which
 /// must not be called from an I/O thread or an actor.
 class io_broker {

@@ -11,6 +11,10 @@ namespace kam::runtime::io::tls {
 class tls_context;
 } // namespace kam::runtime::io::tls
 
+namespace kam::runtime::io::proxy {
+class cidr_set;
+} // namespace kam::runtime::io::proxy
+
 namespace kam::runtime::io {
 
 /// An integer socket option applied with setsockopt(level, name, value).
@@ -83,6 +87,31 @@ struct listen_options {
   /// A client that has not completed the TLS handshake within this long is
   /// closed and counted (server_stats::tls_handshake_failures).
   std::chrono::milliseconds tls_handshake_timeout{10000};
+
+  /// Set: listen on this Unix stream socket (a path) instead of host:port.
+  /// A stale socket file there is removed first, a live one is an error like
+  /// a port in use, anything else is never touched (runtime/io/unix_path.hpp);
+  /// the file gets `unix_mode` and is unlinked when the broker goes. Every I/O
+  /// thread polls the one listening socket (Unix sockets have no
+  /// SO_REUSEPORT); whichever wakes first accepts. Peers are named `unix:`
+  /// (plus their path if they bound one), the local side `unix:PATH`.
+  std::string unix_path;
+  /// Permission bits of the socket file (e.g. 0660).
+  unsigned unix_mode = 0660;
+
+  /// Require a PROXY protocol header (v1 or v2, haproxy's spec) before any
+  /// data, and before the TLS handshake: the handler's connection_info then
+  /// names the original client as its peer and the proxy as proxy_address.
+  /// A missing, malformed, truncated or late header closes the connection
+  /// and counts it (server_stats::proxy_header_rejects); the handler is made
+  /// only once the header is whole.
+  bool proxy_protocol = false;
+  /// Which TCP peers may send one (others are closed and counted); null =
+  /// 127.0.0.0/8 and ::1. Unix-socket peers are always allowed (the file's
+  /// permissions decide who connects).
+  std::shared_ptr<const proxy::cidr_set> proxy_from;
+  /// The whole header must arrive within this long of the accept.
+  std::chrono::milliseconds proxy_header_timeout{3000};
 };
 
 } // namespace kam::runtime::io

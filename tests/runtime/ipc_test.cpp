@@ -46,13 +46,15 @@ TEST_SUITE("runtime.ipc") {
 
   TEST_CASE("connection_info serializes every address field") {
     test_system ts;
-    connection_info x{7, "10.0.0.1", 4000, "::1", 1601};
+    connection_info x{7, "10.0.0.1", 4000, "::1", 1601, "127.0.0.5", 40000};
     auto y = round_trip(*ts, x);
     CHECK(y.id == 7);
     CHECK(y.peer_address == "10.0.0.1");
     CHECK(y.peer_port == 4000);
     CHECK(y.local_address == "::1");
     CHECK(y.local_port == 1601);
+    CHECK(y.proxy_address == "127.0.0.5");
+    CHECK(y.proxy_port == 40000);
   }
 
   TEST_CASE("Ipc types are registered under their kam:: names") {

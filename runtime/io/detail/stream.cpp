@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <boost/asio/post.hpp>
+
 #include "runtime/actor_thread.hpp"
 #include "runtime/io/connection_gate.hpp"
+#include "runtime/io/detail/stream_proxy.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
 
 namespace kam::runtime::io::detail {
@@ -80,6 +83,10 @@ void stream::start() {
   if (tls_) // the handshake's deadline: met once it completes
     deadline_ = clock::now() + tls_->handshake_timeout;
   arm_timer();
+  if (proxy_) { // what followed the PROXY header first, as if just read
+    asio::post(executor(), [self = shared_from_this()] { self->deliver_after_header(); });
+    return;
+  }
   wait_readable();
 }
 
@@ -89,8 +96,18 @@ void stream::drain() {
     phase_ = phase::input_over; // a readiness wait still queued finds input over
     bytes data;
     error_code ec;
+    auto r = read_result::more;
+    if (proxy_) { // start()'s post has not delivered what followed the header
+      data = std::move(proxy_->rest);
+      if (proxy_->eof)
+        r = read_result::eof;
+      else if (proxy_->ec)
+        r = read_result::failed, ec = proxy_->ec;
+      proxy_.reset();
+    }
     // Bounded: a client that never stops sending cannot hold the drain.
-    auto r = read_into(data, 64 * size_t{max_read_}, true, ec);
+    if (r == read_result::more)
+      r = read_into(data, 64 * size_t{max_read_}, true, ec);
     deliver(std::move(data));
     if (phase_ == phase::closed) // a failed TLS record closed us
       return;
@@ -140,7 +157,7 @@ void stream::wait_readable() {
   // lent only while we read. Asio re-arms epoll (EPOLL_CTL_MOD) for it,
   // which also re-reports data that came after a short read, so one recv
   // per message is enough (see docs/performance.md, "Runtime II").
-  sock_.async_wait(asio::ip::tcp::socket::wait_read,
+  sock_.async_wait(asio::socket_base::wait_read,
                    [self = shared_from_this()](const error_code& ec) {
                      self->read_pending_ = false;
                      // A turn of the thread's actor_thread: the CSA's message
@@ -168,6 +185,10 @@ void stream::on_readable(const error_code& ec) {
   bytes data;
   error_code rec;
   auto r = read_into(data, max_read_, false, rec);
+  on_input(std::move(data), r, rec);
+}
+
+void stream::on_input(bytes&& data, read_result r, const error_code& rec) {
   if (!data.empty()) {
     touch();
     if (!tls_handshaking())

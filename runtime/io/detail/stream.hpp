@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
+#include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "runtime/bytes.hpp"
 #include "runtime/io/listen_options.hpp"
@@ -21,9 +23,14 @@ namespace kam::runtime::io {
 class connection_gate;
 } // namespace kam::runtime::io
 
+namespace kam::runtime::io::proxy {
+struct header;
+} // namespace kam::runtime::io::proxy
+
 namespace kam::runtime::io::detail {
 
-struct tls_layer; // stream_tls.hpp: a TLS session under the stream
+struct tls_layer;   // stream_tls.hpp: a TLS session under the stream
+struct proxy_layer; // stream_proxy.cpp: a PROXY header before everything
 
 /// What a stream tells its owner (the CSA's side, or a test). Every call
 /// comes on the stream's I/O thread, from inside a stream member function or
@@ -45,7 +52,7 @@ public:
   virtual void on_closed(shutdown_reason why) = 0;
 };
 
-/// One accepted TCP socket on one I/O thread: reads into the thread's
+/// One accepted stream socket (TCP or Unix) on one I/O thread: reads into the thread's
 /// buffer, queues and writes (writev), half-closes, lingers, times out.
 /// The socket layer of a CSA, with no actor in it (muduo's TcpConnection,
 /// CAF's io::network::stream).
@@ -61,10 +68,13 @@ class stream : public std::enable_shared_from_this<stream> {
 public:
   using executor_type = boost::asio::io_context::executor_type;
   using clock = std::chrono::steady_clock;
-  /// A TCP socket bound to an io_context's executor (not any_io_executor:
-  /// 32 bytes fewer per socket and per timer, for idle connections).
+  /// A stream socket of any family (TCP, Unix: the protocol is a runtime
+  /// value; reads and writes are the same calls) bound to an io_context's
+  /// executor (not any_io_executor: 32 bytes fewer per socket and per timer,
+  /// for idle connections). A tcp socket converts to it.
   using socket_type =
-    boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
+    boost::asio::basic_stream_socket<boost::asio::generic::stream_protocol,
+                                     executor_type>;
   using timer_type =
     boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>,
                                       executor_type>;
@@ -110,7 +120,22 @@ public:
   void attach(std::shared_ptr<stream_events> events);
 
   /// Starts reading (and the idle timer). Once; ignored after drain/close.
+  /// After read_proxy_header(), what followed the header comes first.
   void start();
+
+  /// The header, or null if the connection was refused (the stream is then
+  /// closed already).
+  using proxy_done = std::function<void(const proxy::header*)>;
+
+  /// Before start() (and attach()): reads a PROXY protocol header
+  /// (runtime/io/proxy/parser.hpp) within `timeout`, trying at once (a
+  /// proxy sends it right after connecting). `done(&header)` once it is
+  /// whole: the bytes after it wait for start(), ahead of the TLS handshake
+  /// if any. A missing, malformed or truncated header, the peer's FIN or a
+  /// reset before its end, or `timeout`: the socket is closed, then
+  /// `done(nullptr)`. `done` may run inside this call. close_now() before
+  /// then closes without calling it.
+  void read_proxy_header(std::chrono::milliseconds timeout, proxy_done done);
 
   /// Queues `buf` after everything queued before it. Writes at once when
   /// nothing is queued (muduo's sendInLoop); dropped once lingering/closed.
@@ -141,6 +166,15 @@ private:
   void assert_io_thread(const char* what) const;
   void wait_readable();
   void on_readable(const boost::system::error_code& ec);
+  /// What one read brought (`data`, then how it ended), as on_readable() and
+  /// the bytes after a PROXY header see it.
+  void on_input(bytes&& data, read_result r, const boost::system::error_code& rec);
+  /// The PROXY header phase (stream_proxy.cpp).
+  void wait_proxy_header();
+  void read_proxy_header_now();
+  void proxy_failed();
+  /// After start(): delivers what followed the header, then reads on.
+  void deliver_after_header();
   read_result read_into(bytes& out, size_t limit, bool until_would_block,
                         boost::system::error_code& ec);
   void discard_input();
@@ -180,6 +214,8 @@ private:
   std::shared_ptr<connection_gate> gate_;
   std::shared_ptr<stream_events> events_;
   std::unique_ptr<tls_layer> tls_; ///< null for plain TCP (8 bytes, not a session)
+  /// Set from read_proxy_header() until what followed it is delivered.
+  std::unique_ptr<proxy_layer> proxy_;
   // Limits from listen_options, 32 bits each: idle connections are many.
   uint32_t max_read_;
   uint32_t high_;

@@ -16,6 +16,7 @@ void stream::deliver_tls(bytes&& cipher) {
   bytes plain;
   bytes out; // handshake flights, alerts, data that waited for the handshake
   bool was_handshaking = tls_handshaking();
+  tls_->health_check = false; // it spoke TLS
   auto now = tls_->session.on_read(cipher.data(), cipher.size(), plain, out);
   send_raw(std::move(out));
   if (phase_ == phase::closed)
@@ -58,7 +59,7 @@ void stream::close_notify() {
 }
 
 void stream::tls_failed(shutdown_reason why) {
-  if (tls_->stats)
+  if (tls_->stats && !(tls_->health_check && why == shutdown_reason::peer_closed))
     tls_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
   notify_closed(why);
   close_socket();

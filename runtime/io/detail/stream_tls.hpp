@@ -19,6 +19,10 @@ struct tls_layer {
   tls::session session;
   std::chrono::milliseconds handshake_timeout;
   std::shared_ptr<server_stats> stats;
+  /// After a PROXY header that was a proxy's health check (v2 LOCAL, v1
+  /// UNKNOWN), until the first TLS byte: a close now is the check ending,
+  /// not a failed handshake (not counted).
+  bool health_check = false;
 };
 
 } // namespace kam::runtime::io::detail

@@ -1,6 +1,7 @@
 // The stream's output side (write queue, writev, watermarks, FIN, linger)
 // and its one timer (idle timeout, read deadline, linger).
 #include "runtime/io/detail/stream.hpp"
+#include "runtime/io/detail/stream_proxy.hpp"
 #include "runtime/stats.hpp"
 
 #include <algorithm>
@@ -70,7 +71,7 @@ void stream::send_raw(bytes buf) {
 void stream::wait_writable() {
   write_pending_ = true;
   sock_.async_wait(
-    asio::ip::tcp::socket::wait_write, [self = shared_from_this()](const error_code& ec) {
+    asio::socket_base::wait_write, [self = shared_from_this()](const error_code& ec) {
       self->write_pending_ = false;
       if (self->phase_ == phase::closed || ec == asio::error::operation_aborted)
         return;
@@ -162,7 +163,7 @@ void stream::shutdown_output() {
     return;
   }
   error_code ec;
-  sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  sock_.shutdown(asio::socket_base::shutdown_send, ec);
   phase_ = phase::lingering;
   notify_closed(shutdown_reason::closed);
   if (ec) {
@@ -212,6 +213,9 @@ void stream::on_timer() {
   armed_at_ = clock::time_point::max();
   if (phase_ >= phase::lingering) // lingering has its own wait
     return;
+  if (phase_ == phase::fresh && proxy_ && !proxy_->done)
+    return; // the PROXY header is in, start() is on its way and re-arms
+
   auto now = clock::now();
   bool idle = idle_timeout_.count() != 0 && now >= last_activity_ + idle_timeout_;
   bool late =
@@ -223,6 +227,10 @@ void stream::on_timer() {
 }
 
 void stream::time_out() {
+  if (proxy_ && proxy_->done) { // the PROXY header is late
+    proxy_failed();
+    return;
+  }
   if (tls_handshaking()) {
     tls_failed(shutdown_reason::timeout);
     return;

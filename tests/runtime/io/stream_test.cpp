@@ -74,7 +74,7 @@ struct fixture {
       ::setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof(sndbuf));
     }
     ::fcntl(peer, F_SETFL, ::fcntl(peer, F_GETFL) | O_NONBLOCK);
-    stream::socket_type sock{ioc, asio::ip::tcp::v4(), fds[0]};
+    stream::socket_type sock{ioc, asio::generic::stream_protocol{AF_UNIX, 0}, fds[0]};
     s = std::make_shared<stream>(std::move(sock), opts, std::move(gate));
     on_io([&] { s->attach(rec); });
   }
