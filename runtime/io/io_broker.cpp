@@ -225,6 +225,10 @@ struct io_broker::impl {
   void on_acceptable(worker& w, const error_code& ec) {
     if (ec == asio::error::operation_aborted || !w.acceptor.is_open())
       return;
+    // A turn of the thread's actor_thread: the shard (idle) takes the
+    // accepted connections' new_csa right after this batch of accepts, not
+    // through its mailbox (the same-thread hop).
+    runtime::turn_scope turn;
     if (ec) {
       std::cerr << "kam: listener " << where() << " failed: " << ec.message()
                 << std::endl;
