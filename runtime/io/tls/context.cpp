@@ -105,6 +105,11 @@ std::optional<tls_context> tls_context::make(const tls_options& opts,
   auto* c = ctx.get();
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // Resumption by session tickets only (stateless, TLS 1.2 and 1.3): no
+  // server-side session store, which every handshake would add to and
+  // periodically sweep under a lock (nginx's default `ssl_session_cache
+  // none` does the same).
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
   // Idle connections give their 2 x 16 KiB record buffers back; writes may
   // be partial and retried from a moved buffer (our write queue moves).
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
