@@ -3,6 +3,9 @@
 
     python3 bench/driver/kam-instr.py [--rounds=2] A B -- KAM-LOAD-ARGS...
 
+A and B are server commands (a path, then its options, e.g. "build/bin/kam-serve
+--protocol=echo-pipeline"; split at spaces).
+
 For when the machine is too noisy for kam-ab (others compiling or benchmarking):
 each round runs A then B under `valgrind --tool=callgrind` with --port=0
 --threads=1, once idle for 3 s and once under kam-load for 5 s, and prints
@@ -25,7 +28,7 @@ BIN_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", 
 def run(server, load, seconds):
     log = "/tmp/kam-instr.%d.log" % os.getpid()
     p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                          "--log-file=" + log, server, "--port=0", "--threads=1"],
+                          "--log-file=" + log] + server.split() + ["--port=0", "--threads=1"],
                          stdout=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()
