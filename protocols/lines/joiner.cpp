@@ -44,12 +44,19 @@ void append(bytes& out, const line_batch& batch) {
 } // namespace
 
 caf::behavior coalescing_joiner(component* self) {
+  return counting_coalescing_joiner(self, nullptr);
+}
+
+caf::behavior counting_coalescing_joiner(component* self,
+                                         std::shared_ptr<sharded_counter> lines) {
   auto pending = std::make_shared<bytes>();
   return {
-    [self, pending](inbox_atom, const line_batch& batch) {
+    [self, pending, lines](inbox_atom, const line_batch& batch) {
       if (pending->empty())
         self->send(self, flush_atom::value);
       append(*pending, batch);
+      if (lines)
+        lines->add(this_thread_shard(), batch.size());
     },
     [self, pending](flush_atom) {
       if (!pending->empty())

@@ -15,6 +15,7 @@
 #include <caf/send.hpp>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
@@ -49,7 +50,18 @@ struct worker {
   /// thread's sockets; null when listen_options::actors_on_io_threads is off.
   std::shared_ptr<actor_thread> home;
   std::thread thread;
+  /// The thread's CPU-time clock, published once it runs (busy_seconds()).
+  clockid_t cpu_clock{};
+  std::atomic<int> cpu_state{0}; // 0: not started, 1: running, 2: ended
+  std::atomic<double> cpu_final{0};
 };
+
+double cpu_seconds(clockid_t c) {
+  timespec ts{};
+  if (::clock_gettime(c, &ts) != 0)
+    return -1;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 bool is_fd_exhaustion(const error_code& ec) {
   auto v = ec.value();
@@ -210,9 +222,8 @@ struct io_broker::impl {
     if (opts.tls)
       tls =
         std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
-    auto conn =
-      std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls),
-                                       opts.close_slow_consumers ? stats : nullptr);
+    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate,
+                                                 std::move(tls), stats);
     new_csa msg;
     msg.csa = spawn_csa(sys, std::move(conn));
     msg.info.id = next_id.fetch_add(1, std::memory_order_relaxed);
@@ -320,14 +331,38 @@ void io_broker::run(std::vector<caf::actor> shards) {
       // `top -H` and `ps -L` show kam.io.N (15 characters at most).
       auto name = "kam.io." + std::to_string(wp->index);
       ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+      set_this_thread_shard(wp->index); // the stream counts into cell k
+      if (::pthread_getcpuclockid(::pthread_self(), &wp->cpu_clock) == 0)
+        wp->cpu_state.store(1, std::memory_order_release);
       {
         actor_thread_scope scope{wp->home}; // the CSAs spawned here live here
         wp->ioc.run();
       }
       if (wp->home)
         wp->home->close();
+      if (wp->cpu_state.load(std::memory_order_relaxed) == 1) {
+        wp->cpu_final.store(cpu_seconds(wp->cpu_clock), std::memory_order_relaxed);
+        wp->cpu_state.store(2, std::memory_order_release);
+      }
     });
   }
+}
+
+std::vector<double> io_broker::busy_seconds() const {
+  std::vector<double> out;
+  for (auto& w : impl_->workers) {
+    double v = 0;
+    if (w->cpu_state.load(std::memory_order_acquire) == 1) {
+      v = cpu_seconds(w->cpu_clock);
+      // The thread may have ended meanwhile (its clock is then gone).
+      if (v < 0 || w->cpu_state.load(std::memory_order_acquire) == 2)
+        v = w->cpu_final.load(std::memory_order_relaxed);
+    } else if (w->cpu_state.load(std::memory_order_acquire) == 2) {
+      v = w->cpu_final.load(std::memory_order_relaxed);
+    }
+    out.push_back(std::max(v, 0.0));
+  }
+  return out;
 }
 
 uint16_t io_broker::port() const {
