@@ -24,8 +24,9 @@ svg { background: #fff; border: 1px solid #ccc; }
 .comp.handler rect { fill: #e6ecfa; }
 .comp text { font-size: 11px; }
 .comp text.boxes { font-size: 9px; fill: #666; }
-line.link { stroke: #555; stroke-width: 1.2; marker-end: url(#arrow); }
-line.link.pass { stroke-dasharray: 4 3; stroke: #999; }
+path.link { fill: none; stroke: #555; stroke-width: 1.2; marker-end: url(#arrow); }
+path.link.pass { stroke-dasharray: 4 3; stroke: #999; }
+path.link.up { stroke: #ccc; }
 #conns { columns: 3; font-size: 12px; }
 </style>
 </head>
@@ -41,7 +42,7 @@ line.link.pass { stroke-dasharray: 4 3; stroke: #999; }
 <script>
 "use strict";
 const NS = "http://www.w3.org/2000/svg";
-const W = 150, H = 40, GAP = 12, PAD = 10, TITLE = 20, COLS = 3, GROUP_W = 2 * W + 3 * PAD;
+const W = 170, H = 40, GAP = 12, PAD = 10, TITLE = 20, COLS = 3, GROUP_W = 2 * W + 3 * PAD;
 
 function el(name, attrs, text) {
   const e = document.createElementNS(NS, name);
@@ -57,6 +58,9 @@ function draw(g) {
   for (const c of g.connections) peers[c.id] = c.peer;
   const groups = new Map();
   groups.set("server", []);
+  g.components.sort((x, y) => (x.connection === null ? -1 : x.connection) -
+                              (y.connection === null ? -1 : y.connection) || x.id - y.id);
+  g.connections.sort((x, y) => x.id - y.id);
   for (const c of g.components) {
     const key = c.connection === null ? "server" : String(c.connection);
     if (!groups.has(key)) groups.set(key, []);
@@ -79,8 +83,11 @@ function draw(g) {
       const node = el("g", {"class": "comp " + c.kind, "data-id": c.id});
       node.appendChild(el("rect", {x: cx, y: cy, width: W, height: H}));
       node.appendChild(el("text", {x: cx + 6, y: cy + 15}, c.kind + " #" + c.id));
-      node.appendChild(el("text", {"class": "boxes", x: cx + 6, y: cy + 31},
-                          "in: " + c.inboxes.join(",") + " out: " + c.outboxes.join(",")));
+      const boxes = "in: " + c.inboxes.join(",") + " out: " + c.outboxes.join(",");
+      const t = el("text", {"class": "boxes", x: cx + 6, y: cy + 31},
+                   boxes.length > 34 ? boxes.slice(0, 33) + "\u2026" : boxes);
+      t.appendChild(el("title", {}, boxes));
+      node.appendChild(t);
       grp.appendChild(node);
     });
     layer.appendChild(grp);
@@ -88,13 +95,23 @@ function draw(g) {
     if (++col === COLS) { col = 0; x = GAP; y += rowH + GAP; rowH = 0; }
     else x += GROUP_W + GAP;
   }
+  const byId = {};
+  for (const c of g.components) byId[c.id] = c;
   for (const l of g.links) {
     const a = pos[l.from[0]], b = pos[l.to[0]];
     if (!a || !b || l.from[0] === l.to[0]) continue;
-    const line = el("line", {"class": "link" + (l.passthrough ? " pass" : ""),
-                             x1: a.x + W, y1: a.y + H / 2, x2: b.x, y2: b.y + H / 2});
-    line.appendChild(el("title", {}, l.from[1] + " -> " + l.to[1]));
-    layer.appendChild(line);
+    // Right edge to left edge, bowed up; leftwards links leave from the
+    // left edge and bow down, so a pair of opposite links stays apart.
+    let x1 = a.x + W, y1 = a.y + H / 2 - 5, x2 = b.x, y2 = b.y + H / 2 - 5, bow = -16;
+    if (b.x < a.x + W) { x1 = a.x; x2 = b.x + W; y1 += 10; y2 += 10; bow = 16; }
+    const d = "M" + x1 + "," + y1 + " Q" + (x1 + x2) / 2 + "," + ((y1 + y2) / 2 + bow) +
+              " " + x2 + "," + y2;
+    const up = byId[l.to[0]] && byId[l.to[0]].connection === null &&
+               byId[l.from[0]] && byId[l.from[0]].connection !== null;
+    const path = el("path", {"class": "link" + (l.passthrough ? " pass" : "") + (up ? " up" : ""),
+                             d: d});
+    path.appendChild(el("title", {}, l.from[0] + "." + l.from[1] + " -> " + l.to[0] + "." + l.to[1]));
+    layer.appendChild(path);
   }
   const svg = document.getElementById("graph");
   svg.setAttribute("width", COLS * (GROUP_W + GAP) + GAP);
