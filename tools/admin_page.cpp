@@ -58,8 +58,12 @@ function draw(g) {
   for (const c of g.connections) peers[c.id] = c.peer;
   const groups = new Map();
   groups.set("server", []);
+  // Server first, then by connection; in each, chassis/CSA/handler first.
+  const rank = {chassis: 0, shard: 1, csa: 0, handler: 1};
+  const r = c => (c.kind in rank ? rank[c.kind] : 2);
   g.components.sort((x, y) => (x.connection === null ? -1 : x.connection) -
-                              (y.connection === null ? -1 : y.connection) || x.id - y.id);
+                              (y.connection === null ? -1 : y.connection) ||
+                              r(x) - r(y) || x.id - y.id);
   g.connections.sort((x, y) => x.id - y.id);
   for (const c of g.components) {
     const key = c.connection === null ? "server" : String(c.connection);
