@@ -42,7 +42,8 @@ path.link.up { stroke: #ccc; }
 <script>
 "use strict";
 const NS = "http://www.w3.org/2000/svg";
-const W = 170, H = 40, GAP = 12, PAD = 10, TITLE = 20, COLS = 3, GROUP_W = 2 * W + 3 * PAD;
+const W = 160, H = 40, GAP = 12, PAD = 10, COLGAP = 44, TITLE = 20, COLS = 3;
+const GROUP_W = 2 * W + 2 * PAD + COLGAP;
 
 function el(name, attrs, text) {
   const e = document.createElementNS(NS, name);
@@ -82,7 +83,7 @@ function draw(g) {
                                    : "connection " + key + " " + (peers[key] || "");
     grp.appendChild(el("text", {"class": "title", x: x + PAD, y: y + 15}, title));
     members.forEach((c, i) => {
-      const cx = x + PAD + (i % 2) * (W + PAD), cy = y + TITLE + PAD + Math.floor(i / 2) * (H + PAD);
+      const cx = x + PAD + (i % 2) * (W + COLGAP), cy = y + TITLE + PAD + Math.floor(i / 2) * (H + PAD);
       pos[c.id] = {x: cx, y: cy};
       const node = el("g", {"class": "comp " + c.kind, "data-id": c.id});
       node.appendChild(el("rect", {x: cx, y: cy, width: W, height: H}));
