@@ -1,5 +1,6 @@
 #include "runtime/io/io_broker.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <iostream>
 #include <stdexcept>
