@@ -10,6 +10,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/execution_unit.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
@@ -22,6 +23,10 @@ namespace {
 /// The home components made on this thread get (raw: set around every
 /// resume, so it must be cheap; actor_thread_scope keeps it alive).
 thread_local actor_thread* current_home = nullptr;
+
+/// The actor_thread whose turn runs on this thread (a resumption, a direct
+/// delivery, or a turn_scope), or null: where hand-offs may be taken.
+thread_local actor_thread* current_turn = nullptr;
 
 /// One resumption posted to the io_context. Holds the reference exec() took
 /// over; if the io_context is destroyed with the job still queued, the job
@@ -105,13 +110,28 @@ void actor_thread::exec(caf::resumable* job) {
   posting_.fetch_sub(1, std::memory_order_release);
 }
 
+bool actor_thread::post(std::function<void()> f) {
+  posting_.fetch_add(1, std::memory_order_seq_cst);
+  if (closed_.load(std::memory_order_seq_cst)) {
+    posting_.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  boost::asio::post(ioc_, std::move(f));
+  posting_.fetch_sub(1, std::memory_order_release);
+  return true;
+}
+
 void actor_thread::drain() {
   drain_posted_ = false;
   // Bounded, so sockets on this thread get their turn between batches.
-  for (size_t n = 0; n < drain_batch && !local_.empty(); ++n) {
+  // A turn's hand-offs count as work too: a chain of direct deliveries ends
+  // this job as a long mailbox would.
+  for (size_t work = 0; work < drain_batch && !local_.empty();) {
     auto* job = local_.front();
     local_.pop_front();
+    flushed_ = 0;
     resume(job);
+    work += 1 + flushed_;
   }
   if (!local_.empty() && !drain_posted_) {
     drain_posted_ = true;
@@ -122,8 +142,11 @@ void actor_thread::drain() {
 void actor_thread::resume(caf::resumable* job) {
   // What a component spawns while it runs here lives here too.
   auto* prev = std::exchange(current_home, this);
+  bool turn = begin_turn();
   auto result = job->resume(context_.get(), max_throughput_);
   current_home = prev;
+  if (turn)
+    end_turn();
   switch (result) {
   case caf::resumable::resume_later:
     // More in its mailbox: other sockets and actors on this thread first.
@@ -152,6 +175,77 @@ void actor_thread::close() {
   for (auto* job : local_)
     sys_.scheduler().enqueue(job);
   local_.clear();
+}
+
+bool actor_thread::try_handoff(component* rcv, caf::mailbox_element_ptr& ptr) {
+  if (current_turn != this)
+    return false;
+  auto mid = ptr->mid;
+  if (!mid.is_async() || !mid.is_normal_message())
+    return false;
+  // Idle: nothing in its mailbox (not even skipped messages, which a direct
+  // delivery would overtake) and no resumption scheduled. With a message
+  // already waiting here, later ones wait behind it (send order).
+  if (rcv->handoffs_ == 0 &&
+      (!rcv->mailbox().blocked() || !rcv->get_normal_queue().cache().empty()))
+    return false;
+  ++rcv->handoffs_;
+  caf::intrusive_ptr_add_ref(rcv->ctrl());
+  handoffs_.push_back(handoff{rcv, ptr.release()});
+  return true;
+}
+
+bool actor_thread::begin_turn() {
+  if (current_turn != nullptr || closed_.load(std::memory_order_relaxed))
+    return false;
+  current_turn = this;
+  return true;
+}
+
+void actor_thread::end_turn() {
+  current_turn = nullptr;
+  if (!handoffs_.empty())
+    flush_handoffs();
+}
+
+void actor_thread::flush_handoffs() {
+  auto* prev_home = std::exchange(current_home, this);
+  size_t delivered = 0;
+  while (!handoffs_.empty()) {
+    auto h = handoffs_.front();
+    handoffs_.pop_front();
+    --h.rcv->handoffs_;
+    caf::mailbox_element_ptr msg{h.msg};
+    if (delivered < handoff_batch && !closed_.load(std::memory_order_relaxed)) {
+      ++delivered;
+      // The receiver's turn, on this one message: what it sends to idle
+      // components here is handed off behind the queue's rest. Its mailbox
+      // stays blocked meanwhile, so messages from other threads still
+      // schedule it (a resumption that runs after this, here).
+      current_turn = this;
+      auto res = h.rcv->activate(context_.get(), *msg);
+      current_turn = nullptr;
+      if (res == caf::scheduled_actor::activation_result::skipped)
+        h.rcv->push_to_cache(std::move(msg));
+      // terminated: dropped, as a mailbox that closed drops it
+    } else {
+      // The rest of a long chain takes the mailboxes, in order.
+      h.rcv->caf::scheduled_actor::enqueue(std::move(msg), home_.get());
+    }
+    caf::intrusive_ptr_release(h.rcv->ctrl());
+  }
+  flushed_ += delivered;
+  current_home = prev_home;
+}
+
+turn_scope::turn_scope() : owner_(nullptr) {
+  if (current_home != nullptr && current_home->begin_turn())
+    owner_ = current_home;
+}
+
+turn_scope::~turn_scope() {
+  if (owner_ != nullptr)
+    owner_->end_turn();
 }
 
 std::shared_ptr<actor_thread> current_actor_thread() {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -12,6 +13,8 @@ class io_context;
 } // namespace boost::asio
 
 namespace kam::runtime {
+
+class component;
 
 /// A thread that runs components between its own jobs: an I/O thread whose
 /// Asio io_context also resumes the CAF actors placed on it.
@@ -29,6 +32,19 @@ namespace kam::runtime {
 /// Once close() has run (the io_context stopped for good), components whose
 /// home it is are resumed by CAF's scheduler instead, so none is stranded.
 ///
+/// The same-thread hop. While a *turn* runs here (a component's resumption,
+/// or a socket event wrapped in a turn_scope), a normal-priority async
+/// message to a component whose home this is and that is idle (mailbox
+/// blocked: empty, not scheduled) skips the mailbox: it waits in this
+/// thread's hand-off queue and, when the turn ends, the receiver's behavior
+/// runs on it directly (CAF's `scheduled_actor::activate(ctx, element)`, as
+/// caf::io's brokers are fed). No enqueue, wake-up, Asio post or resume
+/// loop; still one message at a time per actor, in send order: once a
+/// receiver has a message waiting here, every later one this thread sends
+/// it waits behind it, and each turn takes at most `handoff_batch` of them
+/// before the rest go to the mailboxes in order. Urgent messages (exits),
+/// requests and responses always take the mailbox.
+///
 /// Thread rule: exec() and unit() are thread safe; close() runs once, on the
 /// io_context's thread after its run() returned (or on any thread if it never ran).
 class actor_thread : public std::enable_shared_from_this<actor_thread> {
@@ -45,6 +61,10 @@ public:
   /// The execution unit to schedule a component living here with.
   caf::execution_unit* unit();
 
+  /// Posts `f` to the io_context (after what is queued now); false once
+  /// closed (then nothing is posted).
+  bool post(std::function<void()> f);
+
   /// Runs what is still posted, then hands later jobs to CAF's scheduler.
   void close();
 
@@ -54,6 +74,18 @@ public:
   class home_unit;
   class context_unit;
 
+  /// Internal (component::enqueue): takes `ptr` for `rcv`'s next turn if
+  /// the hand-off applies (see the class comment); else leaves it.
+  bool try_handoff(component* rcv, caf::mailbox_element_ptr& ptr);
+
+  /// Internal (turn_scope): begins a turn on this thread; false if one runs.
+  bool begin_turn();
+  /// Ends the turn begin_turn() began and delivers what it handed off.
+  void end_turn();
+
+  /// At most this many hand-offs are delivered directly per turn.
+  static constexpr size_t handoff_batch = 256;
+
 private:
   friend class home_unit;
 
@@ -62,6 +94,8 @@ private:
   void resume(caf::resumable* job);
   /// Works off local_ (at most drain_batch jobs per Asio job).
   void drain();
+  /// Delivers the hand-off queue (end of a turn).
+  void flush_handoffs();
 
   static constexpr size_t drain_batch = 256;
 
@@ -75,6 +109,27 @@ private:
   // The io_context's thread only: jobs woken from that thread.
   std::deque<caf::resumable*> local_;
   bool drain_posted_ = false;
+  // The io_context's thread only: messages for idle components here.
+  struct handoff {
+    component* rcv; // holds a strong reference until delivered
+    caf::mailbox_element* msg;
+  };
+  std::deque<handoff> handoffs_;
+  size_t flushed_ = 0; // hand-offs delivered since drain() last looked
+};
+
+/// Runs a socket event as a turn of its I/O thread's actor_thread: messages
+/// it sends to idle components there are delivered when the scope ends
+/// (see actor_thread). A no-op off an actor_thread or inside a turn.
+class turn_scope {
+public:
+  turn_scope();
+  ~turn_scope();
+  turn_scope(const turn_scope&) = delete;
+  turn_scope& operator=(const turn_scope&) = delete;
+
+private:
+  actor_thread* owner_;
 };
 
 /// The actor_thread components made on this thread get as their home (null:

@@ -1,11 +1,14 @@
 #include "runtime/backplane.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include <caf/all.hpp>
 
+#include "runtime/actor_thread.hpp"
 #include "runtime/component.hpp"
 
 namespace kam::runtime {
@@ -31,48 +34,104 @@ caf::error bad_name(const std::string& name) {
                            "' is not 1..10 characters of [A-Za-z0-9_ ]");
 }
 
-/// The hub. A class (not only a behavior) so a lookup can tell a backplane
+/// What a root hub shares with the hubs and callers of every thread:
+/// counts that decide whether a thread's hub must forward its publications
+/// at all. Set by the caller that adds a subscriber or a thread hub *before*
+/// it returns, so a publication that happens after sees them.
+struct bp_shared {
+  std::atomic<int> relays{0}; ///< thread hubs attached to the root
+  std::atomic<int> direct{0}; ///< subscribers attached to the root itself
+};
+
+/// The hub. The registered one (the root) lives on CAF's scheduler; each
+/// I/O thread that has publishers or subscribers gets a hub of its own (a
+/// *thread hub*, made on first use, not registered), so fan-out to the
+/// connections of that thread never leaves it (the same-thread hop, see
+/// actor_thread). A thread hub delivers what its publishers send to its
+/// subscribers, then forwards it once to the root, which delivers it to its
+/// own subscribers and once to every other thread hub; what a thread hub gets
+/// from the root it delivers locally only. One-hop relaying: no loops, no
+/// duplicates, and per-publisher order holds (each leg is one sender to one
+/// receiver). A class (not only a behavior) so a lookup can tell a backplane
 /// from another actor registered under the same atom.
 class backplane_actor : public component {
 public:
+  /// The root.
   backplane_actor(caf::actor_config& cfg, caf::atom_value key)
-    : component(cfg), key_(key) {
-    set_down_handler([this](caf::down_msg& dm) {
-      subs_.erase(std::remove_if(subs_.begin(), subs_.end(),
-                                 [&](const sub& s) { return s.who == dm.source; }),
-                  subs_.end());
-    });
+    : component(cfg), key_(key), shared_(std::make_shared<bp_shared>()) {
+    init();
+  }
+
+  /// A thread hub of `root` (whose shared counts it gets).
+  backplane_actor(caf::actor_config& cfg, caf::atom_value key, caf::actor root,
+                  std::shared_ptr<bp_shared> shared)
+    : component(cfg), key_(key), root_(std::move(root)), shared_(std::move(shared)) {
+    init();
   }
 
   const char* name() const override { return "kam.backplane"; }
 
+  /// Immutable after construction: any thread may read it.
+  const std::shared_ptr<bp_shared>& shared() const { return shared_; }
+
   caf::behavior make_behavior() override {
+    if (root_)
+      monitor(root_);
     return {
       [this](bp_sub_atom, const caf::actor& who, caf::actor_id skip) {
         if (!who)
           return;
         monitor(who);
         subs_.push_back(sub{who, skip});
+        report();
       },
       [this](bp_pub_atom, caf::actor_id origin, const caf::message& payload) {
-        // One message for every subscriber: they share the payload.
-        auto msg = caf::make_message(bp_msg_atom::value, payload);
-        for (auto& s : subs_)
-          if (s.skip != origin)
-            send(s.who, msg);
+        // From a publisher attached here.
+        deliver(origin, payload);
+        if (!root_) {
+          to_relays(origin, payload, nullptr);
+        } else if (shared_->relays.load(std::memory_order_acquire) > 1 ||
+                   shared_->direct.load(std::memory_order_acquire) > 0) {
+          send(root_, bp_fwd_atom::value, origin, payload);
+        }
       },
-      [this](bp_count_atom) { return subs_.size(); },
+      [this](bp_fwd_atom, caf::actor_id origin, const caf::message& payload) {
+        // Root: from a thread hub, which delivered it on its thread already.
+        deliver(origin, payload);
+        to_relays(origin, payload, current_sender());
+      },
+      [this](bp_down_atom, caf::actor_id origin, const caf::message& payload) {
+        // Thread hub: from the root; local delivery only.
+        deliver(origin, payload);
+      },
+      [this](bp_relay_atom, const caf::actor& hub) {
+        monitor(hub);
+        relays_.push_back(relay{hub, 0});
+      },
+      [this](bp_relay_atom, size_t n) {
+        for (auto& r : relays_)
+          if (r.hub.address() == current_sender())
+            r.subs = n;
+      },
+      [this](bp_count_atom) {
+        size_t n = subs_.size();
+        for (auto& r : relays_)
+          n += r.subs;
+        return n;
+      },
     };
   }
 
   void on_exit() override {
-    {
+    if (!root_) {
       std::lock_guard<std::mutex> guard{registry_mtx};
       auto& reg = home_system().registry();
       if (reg.get(key_) == caf::actor_cast<caf::strong_actor_ptr>(this))
         reg.erase(key_);
     }
     subs_.clear();
+    relays_.clear();
+    root_ = nullptr;
     component::on_exit();
   }
 
@@ -82,9 +141,108 @@ private:
     caf::actor_id skip;
   };
 
+  struct relay {
+    caf::actor hub;
+    size_t subs; ///< its live subscribers, as it last reported
+  };
+
+  void init() {
+    set_down_handler([this](caf::down_msg& dm) {
+      if (root_ && dm.source == root_.address()) {
+        quit(caf::make_error(caf::sec::runtime_error, "backplane ended"));
+        return;
+      }
+      auto s = std::remove_if(subs_.begin(), subs_.end(),
+                              [&](const sub& x) { return x.who == dm.source; });
+      if (s != subs_.end()) {
+        if (!root_)
+          shared_->direct.fetch_sub(static_cast<int>(subs_.end() - s),
+                                    std::memory_order_acq_rel);
+        subs_.erase(s, subs_.end());
+        report();
+        return;
+      }
+      auto r = std::remove_if(relays_.begin(), relays_.end(),
+                              [&](const relay& x) { return x.hub == dm.source; });
+      if (r != relays_.end()) {
+        shared_->relays.fetch_sub(static_cast<int>(relays_.end() - r),
+                                  std::memory_order_acq_rel);
+        relays_.erase(r, relays_.end());
+      }
+    });
+  }
+
+  /// One message for every subscriber here but the origin's: they share the
+  /// payload.
+  void deliver(caf::actor_id origin, const caf::message& payload) {
+    if (subs_.empty())
+      return;
+    auto msg = caf::make_message(bp_msg_atom::value, payload);
+    for (auto& s : subs_)
+      if (s.skip != origin)
+        send(s.who, msg);
+  }
+
+  /// Root: once to every thread hub but `except` (the one it came from).
+  void to_relays(caf::actor_id origin, const caf::message& payload,
+                 const caf::strong_actor_ptr& except) {
+    for (auto& r : relays_)
+      if (caf::actor_cast<caf::strong_actor_ptr>(r.hub) != except)
+        send(r.hub, bp_down_atom::value, origin, payload);
+  }
+
+  /// Thread hub: tells the root how many subscribers it has (bp_count).
+  void report() {
+    if (root_)
+      send(root_, bp_relay_atom::value, subs_.size());
+  }
+
   caf::atom_value key_;
+  caf::actor root_; // null: this is the root
+  std::shared_ptr<bp_shared> shared_;
   std::vector<sub> subs_;
+  std::vector<relay> relays_;
 };
+
+/// This thread's hubs (thread hubs of roots), found by system, root and
+/// actor_thread. Weak: a hub ends with its root.
+struct thread_hub_entry {
+  caf::actor_system* sys;
+  caf::actor_addr root;
+  std::weak_ptr<actor_thread> home;
+  caf::actor_addr hub;
+};
+thread_local std::vector<thread_hub_entry> thread_hubs;
+
+/// The hub a publisher or subscriber made on this thread attaches to: on an
+/// actor_thread, that thread's hub of `root` (made on first use and
+/// announced to the root before this returns); elsewhere the root.
+caf::actor hub_for(caf::actor_system& sys, const caf::actor& root) {
+  auto home = current_actor_thread();
+  if (!home)
+    return root;
+  auto* r = static_cast<backplane_actor*>(caf::actor_cast<caf::abstract_actor*>(root));
+  thread_hub_entry* slot = nullptr;
+  for (auto& e : thread_hubs) {
+    if (e.sys == &sys && e.home.lock() == home) {
+      if (e.root == root.address())
+        if (auto hub = caf::actor_cast<caf::actor>(e.hub))
+          return hub;
+      if (slot == nullptr)
+        slot = &e;
+    }
+  }
+  // Counted before the root hears of it, and before this returns.
+  r->shared()->relays.fetch_add(1, std::memory_order_acq_rel);
+  auto hub = sys.spawn<backplane_actor>(caf::atom_from_string(""), root, r->shared());
+  caf::anon_send(root, bp_relay_atom::value, hub);
+  thread_hub_entry e{&sys, root.address(), home, hub.address()};
+  if (slot != nullptr)
+    *slot = std::move(e);
+  else
+    thread_hubs.push_back(std::move(e));
+  return hub;
+}
 
 /// The registered backplane `name`, or an error saying why not.
 caf::expected<caf::actor> find_backplane(caf::actor_system& sys,
@@ -176,7 +334,7 @@ caf::expected<caf::actor> publish_to(caf::actor_system& sys, const std::string& 
   auto bp = find_backplane(sys, name);
   if (!bp)
     return bp.error();
-  return sys.spawn<publisher_actor>(std::move(*bp), name);
+  return sys.spawn<publisher_actor>(hub_for(sys, *bp), name);
 }
 
 caf::expected<caf::actor> subscribe_to(caf::actor_system& sys, const std::string& name,
@@ -184,8 +342,13 @@ caf::expected<caf::actor> subscribe_to(caf::actor_system& sys, const std::string
   auto bp = find_backplane(sys, name);
   if (!bp)
     return bp.error();
-  auto sub = sys.spawn(subscriber_fn, *bp, name);
-  caf::anon_send(*bp, bp_sub_atom::value, sub, skip_origin);
+  auto hub = hub_for(sys, *bp);
+  if (hub == *bp) // counted before this returns (see bp_shared)
+    static_cast<backplane_actor*>(caf::actor_cast<caf::abstract_actor*>(hub))
+      ->shared()
+      ->direct.fetch_add(1, std::memory_order_acq_rel);
+  auto sub = sys.spawn(subscriber_fn, hub, name);
+  caf::anon_send(hub, bp_sub_atom::value, sub, skip_origin);
   return sub;
 }
 

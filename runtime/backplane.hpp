@@ -19,8 +19,18 @@ using bp_pub_atom = caf::atom_constant<caf::atom("kam_bppub")>;
 /// `(bp_msg_atom, payload)`: from a backplane to one subscriber.
 using bp_msg_atom = caf::atom_constant<caf::atom("kam_bpmsg")>;
 /// `(bp_count_atom)` -> `size_t`: a backplane's live subscribers (tests,
-/// introspection).
+/// introspection); asked of the registered hub, it counts every thread's
+/// (as their hubs last reported).
 using bp_count_atom = caf::atom_constant<caf::atom("kam_bpcnt")>;
+/// `(bp_fwd_atom, origin, payload)`: a thread's hub to the root, once per
+/// publication on that thread.
+using bp_fwd_atom = caf::atom_constant<caf::atom("kam_bpfwd")>;
+/// `(bp_down_atom, origin, payload)`: the root to a thread's hub (deliver
+/// there only).
+using bp_down_atom = caf::atom_constant<caf::atom("kam_bpdown")>;
+/// `(bp_relay_atom, hub)`: a thread's hub attaches to the root;
+/// `(bp_relay_atom, n)`: it reports its live subscribers.
+using bp_relay_atom = caf::atom_constant<caf::atom("kam_bprly")>;
 
 /// Kamaelia's Backplane("name"): spawns a named publish/subscribe hub and
 /// registers it on `sys` (in CAF's actor registry, keyed by the name's atom).
@@ -28,10 +38,15 @@ using bp_count_atom = caf::atom_constant<caf::atom("kam_bpcnt")>;
 /// Whatever arrives on the `inbox` of a publish_to(sys, name) component is
 /// delivered, as one message, on the `outbox` of every subscribe_to(sys,
 /// name) component alive when the hub handles it; messages of one publisher
-/// reach each subscriber in the order they were published (one actor does
-/// the fan-out; CAF keeps per-sender order). The payload is shared by every
-/// subscriber (a copy-on-write message), not copied per subscriber.
+/// reach each subscriber in the order they were published (every leg is one
+/// actor to one actor; CAF keeps per-sender order). The payload is shared by
+/// every subscriber (a copy-on-write message), not copied per subscriber.
 /// Subscribers are monitored and dropped when they end.
+///
+/// Fan-out stays on the thread: publishers and subscribers made on an I/O
+/// thread (an actor_thread, e.g. a connection's handler) attach to that
+/// thread's own hub, which delivers to its subscribers there and relays once
+/// through the registered hub to the other threads' hubs (docs/backplane.md).
 ///
 /// The hub ends on `control` (`producer_finished`, `shutdown_microprocess`)
 /// or an exit message, and then leaves the registry; publishers and

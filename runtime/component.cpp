@@ -20,6 +20,10 @@ component::~component() = default;
 // Whoever wakes us, we run at home (as caf::io's brokers run on their
 // multiplexer): CAF schedules an actor on the execution unit it is given.
 void component::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  // Sent from a turn on our home thread while we are idle: straight into
+  // our behavior when that turn ends (actor_thread's hand-off).
+  if (home_ && home_->try_handoff(this, ptr))
+    return;
   super::enqueue(std::move(ptr), home_ ? home_->unit() : eu);
 }
 
@@ -29,8 +33,6 @@ void component::launch(caf::execution_unit* eu, bool lazy, bool hide) {
 
 void component::on_exit() {
   links_.clear();
-  inbound_.clear();
-  outbound_.clear();
   super::on_exit();
 }
 
@@ -38,6 +40,12 @@ void component::send_message_on(box out, const caf::message& payload) {
   for (auto& e : links_)
     if (e.out == out)
       send(e.dest, caf::make_message(e.in) + payload);
+}
+
+void component::send_self_later(caf::message msg) {
+  auto me = caf::actor_cast<caf::actor>(this);
+  if (!home_ || !home_->post([me, msg = std::move(msg)] { caf::anon_send(me, msg); }))
+    caf::anon_send(me, std::move(msg));
 }
 
 bool component::linked(box out) const {
@@ -72,14 +80,6 @@ void component::remove_link(box out, const caf::actor& dest, box in) {
                links_.end());
 }
 
-void component::forward_inbox(box in, caf::actor child, box child_in) {
-  inbound_.push_back(inbound_entry{in, std::move(child), child_in});
-}
-
-void component::forward_outbox(box in, box out) {
-  outbound_.push_back(outbound_entry{in, out});
-}
-
 void component::describe(component_report& r) const {
   auto add = [](std::vector<box>& v, box b) {
     if (std::find(v.begin(), v.end(), b) == v.end())
@@ -94,15 +94,6 @@ void component::describe(component_report& r) const {
   for (auto& e : links_) {
     add(r.outboxes, e.out);
     r.links.push_back(box_link{e.out, e.dest, e.in});
-  }
-  for (auto& e : inbound_) {
-    add(r.inboxes, e.in);
-    r.passthrough.push_back(box_link{e.in, e.child, e.child_in});
-  }
-  for (auto& e : outbound_) {
-    add(r.inboxes, e.in);
-    add(r.outboxes, e.out);
-    r.passthrough.push_back(box_link{e.in, caf::actor{}, e.out});
   }
 }
 
@@ -129,24 +120,6 @@ caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
   }
   if (msg.size() >= 1 && msg.match_element<box>(0)) {
     auto in = msg.get_as<box>(0);
-    // Passthrough boxes.
-    bool forwarded = false;
-    for (auto& e : inbound_)
-      if (e.in == in) {
-        send(e.child, caf::make_message(e.child_in) + msg.drop(1));
-        forwarded = true;
-      }
-    for (auto& e : outbound_)
-      if (e.in == in) {
-        auto out = e.out;
-        auto rest = msg.drop(1);
-        for (auto& l : links_)
-          if (l.out == out)
-            send(l.dest, caf::make_message(l.in) + rest);
-        forwarded = true;
-      }
-    if (forwarded)
-      return caf::message{};
     // Kamaelia's default reaction to the standard control messages.
     if (in == control && msg.size() == 2) {
       if (msg.match_element<shutdown_microprocess>(1)) {

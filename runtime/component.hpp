@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -35,8 +36,7 @@ struct component_report;
 /// @endcode
 ///
 /// Messages the behavior does not match are handled by the component itself:
-/// link requests; passthrough boxes (see forward_inbox()/forward_outbox());
-/// and on `control`, `producer_finished`, `socket_shutdown` and
+/// link requests; and on `control`, `producer_finished`, `socket_shutdown` and
 /// `shutdown_microprocess` end the component after passing `producer_finished`
 /// (or `shutdown_microprocess`) on `signal`; `pause_producing` and
 /// `resume_producing` are ignored (flow control is advisory). Anything else is
@@ -109,14 +109,13 @@ public:
   /// Removes the link from `out` to (`dest`, `in`).
   void remove_link(box out, const caf::actor& dest, box in);
 
-  /// Passthrough into a child: messages arriving on this component's inbox
-  /// `in` that its behavior does not match go to `child`'s inbox `child_in`.
-  void forward_inbox(box in, caf::actor child, box child_in);
-
-  /// Passthrough out of a child: messages arriving on inbox `in` (a child's
-  /// outbox linked here) that the behavior does not match are sent on this
-  /// component's own outbox `out`.
-  void forward_outbox(box in, box out);
+  /// Sends `msg` to this component itself once the work its thread has
+  /// queued now has run: on an I/O thread, through a post to its io_context
+  /// (after the socket events and messages of this event-loop round, which
+  /// the same-thread hop would otherwise interleave with it); elsewhere as
+  /// an ordinary send to self. For flushing what a round accumulated
+  /// (Netty's flush consolidation), e.g. lines::coalescing_joiner.
+  void send_self_later(caf::message msg);
 
   /// Kamaelia's orderly end: sends `msg` on `signal`, then quits.
   template <class T>
@@ -126,13 +125,13 @@ public:
   }
 
   /// Fills `r` for Kamaelia's Introspector (`(introspect_atom)`, answered by
-  /// the default handler): id, name, standard boxes, link table and
-  /// passthrough routes. A subclass with more to say (a composite's
-  /// children) extends it; overrides call component::describe().
+  /// the default handler): id, name, standard boxes and the link table. A
+  /// subclass with more to say (a composite: its children and routes)
+  /// extends it; overrides call component::describe().
   virtual void describe(component_report& r) const;
 
 protected:
-  /// The default handler: link requests, passthrough boxes, the standard
+  /// The default handler: link requests, the standard
   /// control messages (see the class comment); a subclass that installs
   /// its own default handler passes on what it does not take.
   caf::result<caf::message> on_unmatched(caf::message_view& x);
@@ -144,22 +143,14 @@ private:
     box in;
   };
 
-  struct inbound_entry {
-    box in;
-    caf::actor child;
-    box child_in;
-  };
-
-  struct outbound_entry {
-    box in;
-    box out;
-  };
+  friend class actor_thread;
 
   std::shared_ptr<actor_thread> home_;
+  /// Messages waiting in home_'s hand-off queue for this component (home
+  /// thread only; see actor_thread).
+  uint32_t handoffs_ = 0;
   std::atomic<bool> uses_clock_{false};
   std::vector<link_entry> links_;
-  std::vector<inbound_entry> inbound_;
-  std::vector<outbound_entry> outbound_;
 };
 
 /// Asks `src` to link its outbox `out` to `dest`'s inbox `in`. Any thread.

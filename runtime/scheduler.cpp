@@ -1,5 +1,9 @@
 #include "runtime/scheduler.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
@@ -109,6 +113,19 @@ bool install_scheduler(caf::actor_system_config& cfg) {
   else
     return false;
   return true;
+}
+
+bool use_kam_scheduler(caf::actor_system_config& cfg) {
+  if (!caf::get_if<caf::atom_value>(&cfg, "scheduler.policy"))
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (!caf::get_if<size_t>(&cfg, "scheduler.max-threads")) {
+    cpu_set_t set;
+    size_t cores = 1;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+      cores = static_cast<size_t>(std::max(1, CPU_COUNT(&set)));
+    cfg.set("scheduler.max-threads", cores);
+  }
+  return install_scheduler(cfg);
 }
 
 } // namespace kam::runtime

@@ -20,4 +20,14 @@ namespace kam::runtime {
 /// other than sharing and stealing (CAF then picks its own as usual).
 bool install_scheduler(caf::actor_system_config& cfg);
 
+/// kam's scheduler defaults, measured with kam-bench (docs/performance.md):
+/// `scheduler.policy = sharing` and `scheduler.max-threads` = the cores this
+/// process may run on (sched_getaffinity), each only where `cfg` does not
+/// set it already (the command line or a config file win). CAF's default
+/// (work stealing, max(cores, 4) workers polling with 50 us naps) costs
+/// latency and CPU beside the I/O threads on a small machine. Then calls
+/// install_scheduler(). Call once the configuration is final, before
+/// creating the actor system; returns what install_scheduler() returns.
+bool use_kam_scheduler(caf::actor_system_config& cfg);
+
 } // namespace kam::runtime

@@ -22,7 +22,6 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <sched.h>
 #include <string>
 #include <thread>
 
@@ -222,21 +221,8 @@ int main(int argc, char** argv) {
   if (cfg.max_line < 1 || cfg.max_line > 64 * 1024 * 1024)
     return fail("--max-line=" + std::to_string(cfg.max_line) +
                 " is out of range (1..67108864)");
-  // Scheduler defaults measured with kam-bench (docs/performance.md): CAF's
-  // work-stealing workers poll with 50 us naps and it starts max(cores, 4)
-  // of them, which on a small machine costs latency and CPU beside the I/O
-  // threads. A shared queue with one worker per usable core did better at
-  // every concurrency measured. Either setting given on the command line wins.
-  if (!caf::get_if<caf::atom_value>(&cfg, "scheduler.policy"))
-    cfg.set("scheduler.policy", caf::atom("sharing"));
-  if (!caf::get_if<size_t>(&cfg, "scheduler.max-threads")) {
-    cpu_set_t set;
-    size_t cores = 1;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0)
-      cores = std::max(1, CPU_COUNT(&set));
-    cfg.set("scheduler.max-threads", cores);
-  }
-  kam::runtime::install_scheduler(cfg);
+  // Scheduler defaults (sharing, one worker per usable core) unless given.
+  kam::runtime::use_kam_scheduler(cfg);
   kam::tools::protocol_options popts;
   {
     namespace http = kam::protocols::http;

@@ -8,7 +8,12 @@ each case with wrk (keep-alive, and connection per request with -H 'Connection: 
 the server order rotates every round (A B C, B C A, ...). Prints medians and the ratios
 kam/nginx and kam/h2o; writes JSON with --out.
 
-    kam-http-bench [--rounds 3] [--duration 3] [--connections 64] [--kam-serve PATH]
+With --tls every server serves HTTPS with one certificate made for the run (ECDSA
+P-256, `openssl req`; TLS 1.2/1.3, each server's default ciphers and session tickets):
+connection per request then measures TLS handshakes/s, keep-alive HTTPS requests/s.
+Default servers then: kam,nginx (issue 14's comparison).
+
+    kam-http-bench [--rounds 3] [--duration 3] [--connections 64] [--tls] [--kam-serve PATH]
 """
 import argparse
 import json
@@ -51,11 +56,24 @@ def wait_port(port, proc, timeout=10.0):
     return False
 
 
-def start(name, root, tmp, cpus, kam_serve):
+def make_cert(tmp):
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o644)  # nginx reads it as root before dropping rights; h2o likewise
+    return cert, key
+
+
+def start(name, root, tmp, cpus, kam_serve, tls=None):
     port = free_port()
     if name == "kam":
         cmd = [kam_serve, "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
                "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
+        if tls:
+            cmd += ["--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
     elif name == "nginx":
         d = os.path.join(tmp, "nginx")
         os.makedirs(d, exist_ok=True)
@@ -68,8 +86,10 @@ http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
   client_body_temp_path %(d)s/b; proxy_temp_path %(d)s/p; fastcgi_temp_path %(d)s/f;
   uwsgi_temp_path %(d)s/u; scgi_temp_path %(d)s/s;
   types { text/html html; application/octet-stream bin; }
-  server { listen 127.0.0.1:%(port)d; root %(root)s; } }
-""" % {"d": d, "port": port, "root": root})
+  server { listen 127.0.0.1:%(port)d%(ssl)s; root %(root)s; %(certs)s } }
+""" % {"d": d, "port": port, "root": root, "ssl": " ssl" if tls else "",
+       "certs": ("ssl_certificate %s; ssl_certificate_key %s; "
+                 "ssl_protocols TLSv1.2 TLSv1.3;" % tls) if tls else ""})
         cmd = ["nginx", "-c", conf, "-p", d]
     elif name == "h2o":
         d = os.path.join(tmp, "h2o")
@@ -79,14 +99,16 @@ http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
             f.write("""num-threads: 1
 listen:
   host: 127.0.0.1
-  port: %(port)d
+  port: %(port)d%(ssl)s
 error-log: %(d)s/error.log
 hosts:
   default:
     paths:
       /:
         file.dir: %(root)s
-""" % {"d": d, "port": port, "root": root})
+""" % {"d": d, "port": port, "root": root,
+       "ssl": ("\n  ssl:\n    certificate-file: %s\n    key-file: %s\n"
+               "    minimum-version: TLSv1.2" % tls) if tls else ""})
         cmd = ["h2o", "-c", conf]
     else:
         raise ValueError(name)
@@ -113,11 +135,11 @@ def to_us(text):
     return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
-def wrk(port, path, close, conns, duration, cpus):
+def wrk(port, path, close, conns, duration, cpus, tls=False):
     cmd = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % max(1, round(duration)), "--latency"]
     if close:
         cmd += ["-H", "Connection: close"]
-    cmd.append("http://127.0.0.1:%d%s" % (port, path))
+    cmd.append("%s://127.0.0.1:%d%s" % ("https" if tls else "http", port, path))
     out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pinner(cpus),
                          timeout=duration + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -137,12 +159,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--servers", default="kam,nginx,h2o")
+    ap.add_argument("--servers", help="default kam,nginx,h2o (with --tls kam,nginx)")
+    ap.add_argument("--tls", action="store_true", help="HTTPS: handshakes/s and requests/s")
     ap.add_argument("--kam-serve", default=os.path.join(HERE, "kam-serve"))
     ap.add_argument("--out", help="write the results as JSON here")
     opts = ap.parse_args()
-    servers = opts.servers.split(",")
-    for tool in ["wrk"] + [s for s in servers if s != "kam"]:
+    servers = (opts.servers or ("kam,nginx" if opts.tls else "kam,nginx,h2o")).split(",")
+    for tool in ["wrk"] + [s for s in servers if s != "kam"] + (["openssl"] if opts.tls else []):
         if shutil.which(tool) is None:
             print("kam-http-bench: %s not found (scripts/bootstrap.sh installs it)" % tool)
             return 2
@@ -160,18 +183,22 @@ def main():
         os.chmod(p, 0o755)
     for n in os.listdir(root):
         os.chmod(os.path.join(root, n), 0o644)
+    tls = make_cert(tmp) if opts.tls else None
     cases = [("100B keep-alive", "/small.html", False), ("100B close", "/small.html", True),
              ("16KiB keep-alive", "/k16.bin", False), ("16KiB close", "/k16.bin", True)]
+    if tls:  # handshakes/s (close) and HTTPS requests/s (keep-alive)
+        cases = [("TLS 100B keep-alive", "/small.html", False),
+                 ("TLS 100B close (handshakes)", "/small.html", True)]
     results = {}
     try:
         for r in range(opts.rounds):
             order = servers[r % len(servers):] + servers[:r % len(servers)]
             for name in order:
-                proc, port = start(name, root, tmp, srv_cpus, opts.kam_serve)
+                proc, port = start(name, root, tmp, srv_cpus, opts.kam_serve, tls)
                 try:
                     for case, path, close in cases:
                         res = wrk(port, path, close, opts.connections, opts.duration,
-                                  load_cpus)
+                                  load_cpus, tls is not None)
                         results.setdefault(case, {}).setdefault(name, []).append(res)
                         print("[kam-http-bench] round %d %s %s: %.0f req/s p99 %.0f us "
                               "errors %d" % (r + 1, name, case, res["rps"], res["p99_us"],

@@ -3,6 +3,7 @@
 // pair's worth of actors, and handing a byte buffer across (move vs copy).
 #include <benchmark/benchmark.h>
 
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -140,6 +141,51 @@ void BM_pipeline_stages_io(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 BENCHMARK(BM_pipeline_stages_io)->Arg(1)->Arg(3)->UseRealTime();
+
+/// One message at a time through pipeline(echo x N), everything on one
+/// actor_thread: a driver component sends a message, the pipeline's last
+/// stage answers into the driver's inbox, the driver sends the next, 1000
+/// times per iteration. Only the end of an iteration crosses threads, so
+/// (time(/3) - time(/1)) / 2 per message is the cost of one same-thread hop
+/// with nothing queued (the shape of a connection's round trip).
+void BM_hop_io(benchmark::State& state) {
+  auto& sys = *the_system().sys;
+  const int batch = 1000;
+  const auto stages = static_cast<size_t>(state.range(0));
+  io_thread io{sys};
+  for (auto _ : state) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    caf::actor pipe;
+    {
+      actor_thread_scope scope{io.home};
+      std::vector<caf::actor> children;
+      for (size_t i = 0; i < stages; ++i)
+        children.push_back(sys.spawn(kam::protocols::echo::handler));
+      pipe = kam::chassis::pipeline(sys, children);
+      auto driver = sys.spawn([=](component* self) -> caf::behavior {
+        auto left = std::make_shared<int>(batch);
+        return {
+          [=](control_atom, int) { self->send(pipe, inbox_atom::value, bytes(64, 'x')); },
+          [=](inbox_atom, bytes& b) {
+            if (--*left == 0) {
+              done->set_value();
+              self->quit();
+              return;
+            }
+            self->send(pipe, inbox_atom::value, std::move(b));
+          },
+        };
+      });
+      link(pipe, outbox, driver, inbox);
+      caf::anon_send(driver, control_atom::value, 0);
+    }
+    fut.wait();
+    caf::anon_send_exit(pipe, caf::exit_reason::kill);
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_hop_io)->Arg(1)->Arg(3)->UseRealTime();
 
 /// The line parser's throughput on 64-byte lines.
 void BM_lines_parser(benchmark::State& state) {

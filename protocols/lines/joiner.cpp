@@ -1,5 +1,6 @@
 #include "protocols/lines/joiner.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -34,7 +35,10 @@ void append(bytes& out, const line_batch& batch) {
   size_t n = out.size();
   for (auto& line : batch)
     n += line.size() + 1;
-  out.reserve(n);
+  // Geometric growth: a round may append a batch from every publisher, and
+  // an exact reserve each time would copy the whole buffer each time.
+  if (n > out.capacity())
+    out.reserve(std::max(n, 2 * out.capacity()));
   for (auto& line : batch) {
     out.insert(out.end(), line.begin(), line.end());
     out.push_back('\n');
@@ -52,8 +56,10 @@ caf::behavior counting_coalescing_joiner(component* self,
   auto pending = std::make_shared<bytes>();
   return {
     [self, pending, lines](inbox_atom, const line_batch& batch) {
+      // Flushed once this round of the thread's work is done: batches from
+      // every publisher of the round leave as one write.
       if (pending->empty())
-        self->send(self, flush_atom::value);
+        self->send_self_later(caf::make_message(flush_atom::value));
       append(*pending, batch);
       if (lines)
         lines->add(this_thread_shard(), batch.size());

@@ -15,11 +15,12 @@ namespace kam::protocols::lines {
 /// the component's default. Spawn with `sys.spawn(joiner)`.
 caf::behavior joiner(runtime::component* self);
 
-/// As joiner(), but coalescing: the batches that are already in its mailbox
-/// when one arrives go out together as one bytes message (it sends itself a
-/// flush marker, which it handles after them). For fan-out (chat), where a
-/// connection is fed by many senders: one write per wake-up instead of one
-/// per sender's batch. Costs a self-message per flush. Spawn with
+/// As joiner(), but coalescing: the batches that arrive in one round of its
+/// thread's work go out together as one bytes message (on the first it asks
+/// for a flush marker with component::send_self_later(), which comes after
+/// the round's socket events and messages). For fan-out (chat), where a
+/// connection is fed by many senders: one write per round instead of one
+/// per sender's batch. Costs a post and a self-message per flush. Spawn with
 /// `sys.spawn(coalescing_joiner)`.
 caf::behavior coalescing_joiner(runtime::component* self);
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -437,6 +438,71 @@ caf::actor spawn_pinned_probe(caf::actor_system& sys, io_thread& io, reaper& r,
   actor_thread_scope scope{io.home()};
   return r(sys.spawn(probe, log));
 }
+
+namespace {
+
+// -- hand-off (the same-thread hop) --------------------------------------------
+
+using burst_atom = caf::atom_constant<caf::atom("burst")>;
+using bounce_atom = caf::atom_constant<caf::atom("bounce")>;
+
+/// What a hand-off sink saw: every int in order, and the deepest nesting of
+/// its handler (1 = one message at a time).
+struct sink_log {
+  journal msgs;
+  std::atomic<int> depth{0};
+  std::atomic<int> max_depth{0};
+};
+using sink_log_ptr = std::shared_ptr<sink_log>;
+
+/// Records ints; a negative one makes it quit at once.
+caf::behavior hsink(component* self, sink_log_ptr log) {
+  return {
+    [=](inbox_atom, int x) {
+      auto d = ++log->depth;
+      int seen = log->max_depth.load();
+      while (d > seen && !log->max_depth.compare_exchange_weak(seen, d))
+        ;
+      log->msgs.add(x);
+      if (x < 0)
+        self->quit();
+      --log->depth;
+    },
+  };
+}
+
+/// On (burst, first, n): posts a job to its io_context that records how many
+/// messages `seen` holds when that job runs, then sends ints first..first+n-1
+/// to `dest`, all in one turn.
+caf::behavior burster(component* self, caf::actor dest, asio::io_context* ioc,
+                      sink_log_ptr seen, journal_ptr at_next_job) {
+  return {
+    [=](burst_atom, int first, int n) {
+      asio::post(*ioc, [seen, at_next_job] {
+        at_next_job->add(static_cast<int>(seen->msgs.size()));
+      });
+      for (int i = first; i < first + n; ++i)
+        self->send(dest, inbox_atom::value, i);
+    },
+  };
+}
+
+/// Two of these bounce a counter until it reaches `limit`; the one that
+/// sees it reports it.
+caf::behavior bouncer(component* self, std::shared_ptr<std::promise<int>> done,
+                      int limit) {
+  return {
+    [=](bounce_atom, caf::actor peer, int x) {
+      if (x >= limit) {
+        done->set_value(x);
+        return;
+      }
+      self->send(peer, bounce_atom::value, caf::actor_cast<caf::actor>(self), x + 1);
+    },
+  };
+}
+
+} // namespace
 
 TEST_SUITE("runtime.actor_thread") {
 
@@ -1111,6 +1177,152 @@ TEST_SUITE("runtime.actor_thread") {
       auto c = r(ks.sys->spawn(probe, log));
       CHECK(ping(*ks, c, 1) == 2);
     }
+  }
+
+  // -- 6: the hand-off (the same-thread hop) ------------------------------------
+
+  TEST_CASE("hand-off: messages sent in a turn to an idle component on the same "
+            "thread run when the turn ends, before the thread's next Asio job, in order, "
+            "one at a time") {
+    test_system ts;
+    io_thread io{*ts};
+    io.start(true);
+    reaper r;
+    auto log = std::make_shared<sink_log>();
+    auto at_next_job = std::make_shared<journal>();
+    caf::actor sink, src;
+    {
+      actor_thread_scope scope{io.home()};
+      sink = r(ts.sys->spawn(hsink, log));
+      src = r(ts.sys->spawn(burster, sink, &io.ioc(), log, at_next_job));
+    }
+    caf::anon_send(sink, inbox_atom::value, 0);
+    REQUIRE(log->msgs.wait_count(1));
+    for (int round = 0; round < 3; ++round) {
+      // The sink is idle between rounds (its mailbox blocked).
+      std::this_thread::sleep_for(ms(10));
+      caf::anon_send(src, burst_atom::value, 1 + round * 100, 100);
+      REQUIRE(at_next_job->wait_count(static_cast<size_t>(round + 1)));
+      REQUIRE(log->msgs.wait_count(static_cast<size_t>(1 + (round + 1) * 100)));
+      // Through the mailbox the sink would run in a job queued after the one
+      // the sender posted first; handed off, it ran all 100 before it.
+      CHECK(at_next_job->entries().back().value == 1 + (round + 1) * 100);
+    }
+    auto xs = log->msgs.entries();
+    REQUIRE(xs.size() == 301);
+    for (size_t i = 0; i < xs.size(); ++i)
+      CHECK(xs[i].value == static_cast<int>(i));
+    CHECK(all_on(xs, io.id()));
+    CHECK(log->max_depth.load() == 1);
+  }
+
+  TEST_CASE("hand-off: a component busy with its mailbox is not overtaken; senders on "
+            "another thread and on the same thread each keep their order") {
+    test_system ts;
+    io_thread io{*ts};
+    io.start(true);
+    reaper r;
+    auto log = std::make_shared<sink_log>();
+    auto at_next_job = std::make_shared<journal>();
+    caf::actor sink, src;
+    {
+      actor_thread_scope scope{io.home()};
+      sink = r(ts.sys->spawn(hsink, log));
+      src = r(ts.sys->spawn(burster, sink, &io.ioc(), log, at_next_job));
+    }
+    // 20 bursts of 50 from the io thread race 1000 messages from here.
+    std::thread outside([&] {
+      for (int i = 0; i < 1000; ++i)
+        caf::anon_send(sink, inbox_atom::value, 100000 + i);
+    });
+    for (int b = 0; b < 20; ++b)
+      caf::anon_send(src, burst_atom::value, b * 50, 50);
+    outside.join();
+    REQUIRE(log->msgs.wait_count(2000));
+    std::vector<int> from_src, from_outside;
+    for (auto& e : log->msgs.entries())
+      (e.value >= 100000 ? from_outside : from_src).push_back(e.value);
+    REQUIRE(from_src.size() == 1000);
+    REQUIRE(from_outside.size() == 1000);
+    for (int i = 0; i < 1000; ++i) {
+      CHECK(from_src[static_cast<size_t>(i)] == i);
+      CHECK(from_outside[static_cast<size_t>(i)] == 100000 + i);
+    }
+    CHECK(log->max_depth.load() == 1);
+    CHECK(all_on(log->msgs.entries(), io.id()));
+  }
+
+  TEST_CASE("hand-off: a receiver that quits mid-burst gets nothing after, ends once "
+            "(down to a monitor), and the sender goes on") {
+    test_system ts;
+    io_thread io{*ts};
+    io.start(true);
+    reaper r;
+    auto log = std::make_shared<sink_log>();
+    auto at_next_job = std::make_shared<journal>();
+    auto other = std::make_shared<sink_log>();
+    caf::actor sink, src, sink2, src2;
+    {
+      actor_thread_scope scope{io.home()};
+      sink = ts.sys->spawn(hsink, log);
+      src = r(ts.sys->spawn(burster, sink, &io.ioc(), log, at_next_job));
+      sink2 = r(ts.sys->spawn(hsink, other));
+      src2 = r(ts.sys->spawn(burster, sink2, &io.ioc(), other, at_next_job));
+    }
+    caf::scoped_actor self{*ts};
+    self->monitor(sink);
+    caf::anon_send(sink, inbox_atom::value, 0);
+    REQUIRE(log->msgs.wait_count(1));
+    std::this_thread::sleep_for(ms(10));
+    // -5 .. 4: the sink quits on -5, the first.
+    caf::anon_send(src, burst_atom::value, -5, 10);
+    int downs = 0;
+    self->receive_for(downs, 1)([&](caf::down_msg& dm) { CHECK(dm.source == sink); });
+    std::this_thread::sleep_for(ms(50));
+    auto xs = log->msgs.entries();
+    REQUIRE(xs.size() == 2);
+    CHECK(xs[1].value == -5);
+    // The thread goes on handing off to others.
+    caf::anon_send(src2, burst_atom::value, 1, 100);
+    REQUIRE(other->msgs.wait_count(100));
+    CHECK(other->msgs.entries().back().value == 100);
+    // Nothing else arrived for the dead one; no second down.
+    self->receive(caf::after(ms(50)) >> [] {});
+    CHECK(log->msgs.size() == 2);
+  }
+
+  TEST_CASE("hand-off: a ping-pong longer than one turn's batch completes, and the "
+            "thread's other jobs run in between") {
+    test_system ts;
+    io_thread io{*ts};
+    io.start(true);
+    reaper r;
+    const int limit = static_cast<int>(actor_thread::handoff_batch) * 5;
+    auto done = std::make_shared<std::promise<int>>();
+    auto fut = done->get_future();
+    caf::actor a, b;
+    {
+      actor_thread_scope scope{io.home()};
+      a = r(ts.sys->spawn(bouncer, done, limit));
+      b = r(ts.sys->spawn(bouncer, done, limit));
+    }
+    // A job that re-posts itself counts the Asio jobs that ran meanwhile.
+    auto ticks = std::make_shared<std::atomic<int>>(0);
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    std::function<void()> tick;
+    tick = [&] {
+      ++*ticks;
+      if (!stop->load())
+        asio::post(io.ioc(), tick);
+    };
+    asio::post(io.ioc(), tick);
+    caf::anon_send(a, bounce_atom::value, b, 0);
+    REQUIRE(fut.wait_for(wait_limit) == std::future_status::ready);
+    CHECK(fut.get() == limit);
+    stop->store(true);
+    std::this_thread::sleep_for(ms(20));
+    // At least one tick per batch the chain was cut into.
+    CHECK(ticks->load() >= 4);
   }
 
 } // TEST_SUITE

@@ -1,7 +1,15 @@
 // The Backplane, publish_to and subscribe_to on the in-memory harness.
 #include <doctest/doctest.h>
 
+#include <map>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
+
+#include "runtime/actor_thread.hpp"
 
 #include "runtime/backplane.hpp"
 #include "runtime/harness.hpp"
@@ -25,6 +33,27 @@ size_t subscribers(caf::actor_system& sys, const caf::actor& bp) {
 void end(const caf::actor& a) {
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+/// An I/O thread as the chassis has them: an io_context on its own thread
+/// with an actor_thread; components made in its scope live there.
+struct io_thread {
+  explicit io_thread(caf::actor_system& sys)
+    : guard(ioc.get_executor()), home(std::make_shared<actor_thread>(sys, ioc)),
+      thread([this] {
+        actor_thread_scope scope{home};
+        ioc.run();
+      }) {}
+  ~io_thread() {
+    guard.reset();
+    ioc.stop();
+    thread.join();
+    home->close();
+  }
+  boost::asio::io_context ioc{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard;
+  std::shared_ptr<actor_thread> home;
+  std::thread thread;
+};
 
 } // namespace
 
@@ -174,4 +203,92 @@ TEST_SUITE("runtime.backplane") {
     }));
   }
 
+  TEST_CASE("across I/O threads: each thread's hub delivers there and relays once; "
+            "every subscriber gets each message once, in per-publisher order") {
+    test::test_system ts;
+    auto& sys = *ts;
+    auto base = sys.registry().running();
+    auto bp = backplane(sys, "CHAT");
+    REQUIRE(bp);
+    {
+      io_thread a{sys};
+      io_thread b{sys};
+      caf::actor pub_a, sub_a_skip, sub_a, pub_b, sub_b;
+      {
+        actor_thread_scope scope{a.home};
+        auto p = publish_to(sys, "CHAT");
+        REQUIRE(p);
+        pub_a = *p;
+        auto s1 = subscribe_to(sys, "CHAT", pub_a.id());
+        auto s2 = subscribe_to(sys, "CHAT");
+        REQUIRE(s1);
+        REQUIRE(s2);
+        sub_a_skip = *s1;
+        sub_a = *s2;
+      }
+      {
+        actor_thread_scope scope{b.home};
+        auto p = publish_to(sys, "CHAT");
+        auto s = subscribe_to(sys, "CHAT");
+        REQUIRE(p);
+        REQUIRE(s);
+        pub_b = *p;
+        sub_b = *s;
+      }
+      CHECK(home_of(sub_a) == a.home);
+      CHECK(home_of(sub_b) == b.home);
+      auto sub_d = subscribe_to(sys, "CHAT"); // on the test thread: the root's own
+      auto pub_d = publish_to(sys, "CHAT");
+      REQUIRE(sub_d);
+      REQUIRE(pub_d);
+      harness h_skip{sys, sub_a_skip};
+      harness h_a{sys, sub_a};
+      harness h_b{sys, sub_b};
+      harness h_d{sys, *sub_d};
+      // Root, two thread hubs, 3 publishers, 4 subscribers (+ 4 collectors).
+      REQUIRE(test::eventually([&] { return subscribers(sys, *bp) == 4; }));
+      CHECK(sys.registry().running() == base + 1 + 2 + 3 + 4 + 4);
+      const int per = 30;
+      for (int i = 0; i < per; ++i) {
+        caf::anon_send(pub_a, inbox, std::string("a"), i);
+        caf::anon_send(pub_b, inbox, std::string("b"), i);
+        caf::anon_send(*pub_d, inbox, std::string("d"), i);
+      }
+      auto collect = [&](harness& h, size_t n) {
+        std::map<std::string, std::vector<int>> got;
+        for (size_t k = 0; k < n; ++k) {
+          auto m = h.next(outbox);
+          if (!m || !m->match_elements<std::string, int>())
+            break;
+          got[m->get_as<std::string>(0)].push_back(m->get_as<int>(1));
+        }
+        return got;
+      };
+      std::vector<int> all(per);
+      for (int i = 0; i < per; ++i)
+        all[static_cast<size_t>(i)] = i;
+      for (auto* h : {&h_a, &h_b, &h_d}) {
+        auto got = collect(*h, 3 * per);
+        CHECK(got["a"] == all);
+        CHECK(got["b"] == all);
+        CHECK(got["d"] == all);
+        CHECK(h->silent(outbox)); // no duplicates
+      }
+      auto got = collect(h_skip, 2 * per);
+      CHECK(got.count("a") == 0);
+      CHECK(got["b"] == all);
+      CHECK(got["d"] == all);
+      CHECK(h_skip.silent(outbox));
+      // The root ends: the threads' hubs end, and with them what hangs on them.
+      end(*bp);
+      for (auto* h : {&h_skip, &h_a, &h_b}) {
+        auto why = h->wait_for_exit();
+        REQUIRE(why);
+        CHECK(*why == caf::sec::runtime_error);
+      }
+      for (auto& p : {pub_a, pub_b, *pub_d})
+        caf::anon_send(p, control, producer_finished{});
+    }
+    CHECK(test::eventually([&] { return sys.registry().running() == base; }));
+  }
 } // TEST_SUITE

@@ -147,21 +147,4 @@ TEST_SUITE("runtime.component") {
     CHECK(!h.wait_for_exit(std::chrono::milliseconds(50)).has_value());
   }
 
-  TEST_CASE(
-    "passthrough: a composite's inbox reaches its child, the child's outbox leaves") {
-    test_system ts;
-    auto child = ts.sys->spawn(relay);
-    using from_child = caf::atom_constant<caf::atom("fromchild")>;
-    auto composite = ts.sys->spawn([child](component* self) -> caf::behavior {
-      self->forward_inbox(inbox, child, inbox);
-      self->forward_outbox(from_child::value, outbox);
-      link(self, child, outbox, caf::actor_cast<caf::actor>(self), from_child::value);
-      self->link_to(child);
-      return {[](extra_atom, int) {}};
-    });
-    harness h{*ts, composite};
-    h.send_text(inbox, "through");
-    CHECK(h.read_text(outbox, 7) == "through");
-  }
-
 } // TEST_SUITE

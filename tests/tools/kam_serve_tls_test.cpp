@@ -57,7 +57,7 @@ std::pair<int, std::string> python(const std::string& script, const tls_server& 
 }
 
 const char* prelude = R"(
-import os, signal, socket, ssl, sys, threading, time
+import os, signal, socket, ssl, sys, time
 port, ca, ccert, ckey, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 def client(cert=False):
     ctx = ssl.create_default_context(cafile=ca)
@@ -96,14 +96,20 @@ TEST_SUITE("tools/kam_serve TLS") {
 s = client()
 assert s.version() == "TLSv1.3", s.version()
 data = os.urandom(1 << 20)
-t = threading.Thread(target=s.sendall, args=(data,))
-t.start()
+# One thread: an SSLSocket (one OpenSSL SSL object) must not be written and
+# read from two threads at once; a writer thread here corrupted the client's
+# records now and then. Up to 256 KiB stay in flight, so the server reads
+# while its own writes are still queued.
 got = bytearray()
+sent = 0
 while len(got) < len(data):
+    if sent < len(data) and sent - len(got) < (256 << 10):
+        s.sendall(data[sent:sent + (64 << 10)])
+        sent = min(len(data), sent + (64 << 10))
+        continue
     b = s.recv(65536)
     assert b, "EOF after %d bytes" % len(got)
     got += b
-t.join()
 assert bytes(got) == data
 raw = s.unwrap()  # our close_notify; returns once the server's arrived
 assert raw.recv(1) == b""  # then the TCP FIN

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "runtime/actor_thread.hpp"
 #include "runtime/io/connection_gate.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
 #include "runtime/stats.hpp"
@@ -143,6 +144,11 @@ void stream::wait_readable() {
   sock_.async_wait(asio::ip::tcp::socket::wait_read,
                    [self = shared_from_this()](const error_code& ec) {
                      self->read_pending_ = false;
+                     // A turn of the thread's actor_thread: the CSA's message
+                     // to an idle handler (and the handler's answer to the
+                     // CSA) run right after the read, not through their
+                     // mailboxes (the same-thread hop).
+                     turn_scope turn;
                      self->on_readable(ec);
                    });
 }
