@@ -86,8 +86,9 @@ struct server_stats {
   /// Closed because output queued up to the write hard limit with
   /// listen_options::close_slow_consumers on (the pub/sub policy).
   std::atomic<uint64_t> slow_consumer_disconnects{0};
-  /// Connections closed because their PROXY protocol header was missing,
-  /// malformed or came from an untrusted address.
+  /// With listen_options::proxy_protocol: connections closed for a missing,
+  /// malformed, truncated or late PROXY header, or from a peer outside
+  /// proxy_from (kam_proxy_header_rejects_total).
   std::atomic<uint64_t> proxy_header_rejects{0};
 };
 
