@@ -1,5 +1,6 @@
 #include "chassis/server.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -21,6 +22,7 @@ struct server::state {
   std::condition_variable cv;
   bool stopped = false;
   bool joined = false;
+  std::atomic<bool> draining{false};
   std::vector<std::function<void()>> callbacks;
 
   void mark_stopped() {
@@ -28,6 +30,7 @@ struct server::state {
     {
       std::lock_guard<std::mutex> guard{mtx};
       stopped = true;
+      draining.store(true, std::memory_order_release);
       fs.swap(callbacks);
     }
     cv.notify_all();
@@ -90,6 +93,14 @@ bool server::stopped() const {
   return state_->stopped;
 }
 
+bool server::draining() const {
+  return state_->draining.load(std::memory_order_acquire);
+}
+
+std::vector<double> server::io_thread_busy_seconds() const {
+  return state_->broker->busy_seconds();
+}
+
 const runtime::server_stats& server::stats() const {
   return *state_->stats;
 }
@@ -125,6 +136,10 @@ caf::expected<server> more_complex_server(caf::actor_system& sys,
   cfg.on_stopped = [weak] {
     if (auto s = weak.lock())
       s->mark_stopped();
+  };
+  cfg.on_draining = [weak] {
+    if (auto s = weak.lock())
+      s->draining.store(true, std::memory_order_release);
   };
   // The coordinator on CAF's scheduler, one shard per I/O thread; starts
   // the broker.

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
@@ -75,6 +76,13 @@ public:
 
   /// Whether the chassis has stopped.
   bool stopped() const;
+
+  /// Whether the chassis has begun to drain (or stopped): a health check
+  /// answers 503 from then on.
+  bool draining() const;
+
+  /// Per I/O thread, the CPU seconds it has used (io_broker::busy_seconds()).
+  std::vector<double> io_thread_busy_seconds() const;
 
   /// Live counters.
   const runtime::server_stats& stats() const;

@@ -8,6 +8,7 @@
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/component.hpp"
+#include "runtime/introspect.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/io_broker.hpp"
 #include "runtime/memory.hpp"
@@ -43,7 +44,21 @@ public:
         enter_draining();
         enter_forced();
       },
+      [this](connections_atom) { return connections(); },
     };
+  }
+
+  /// For the Introspector: every live connection (a lingering CSA whose
+  /// handler ended is listed without it).
+  std::vector<connection_entry> connections() const {
+    std::vector<connection_entry> out;
+    out.reserve(csas_.size());
+    for (auto& kv : csas_) {
+      auto& c = kv.second;
+      caf::actor h = handlers_.count(c.handler.id()) != 0 ? c.handler : caf::actor{};
+      out.push_back(connection_entry{c.id, c.peer, c.port, c.csa, std::move(h)});
+    }
+    return out;
   }
 
 private:
@@ -71,6 +86,7 @@ private:
       },
       [](drain_atom) {},
       [this](force_atom) { enter_forced(); },
+      [this](connections_atom) { return connections(); },
     };
   }
 
@@ -103,6 +119,7 @@ private:
       },
       [](drain_atom) {},
       [](force_atom) {},
+      [this](connections_atom) { return connections(); },
     };
   }
 
@@ -132,7 +149,8 @@ private:
     link(self_, handler, serversig, coordinator_, control);
     self_->monitor(handler);
     self_->monitor(csa);
-    csas_.emplace(csa.id(), pair{csa, handler});
+    csas_.emplace(csa.id(), conn{csa, handler, m.info.id, std::move(m.info.peer_address),
+                                 m.info.peer_port});
     handlers_.emplace(handler.id(), pair{csa, handler});
     peak_ = std::max(peak_, live_actors());
     cfg_->stats->active.add(index_);
@@ -199,6 +217,14 @@ private:
     caf::actor csa;
     caf::actor handler;
   };
+  /// By its CSA, with what the Introspector shows (moved out of new_csa).
+  struct conn : pair {
+    conn(caf::actor c, caf::actor h, uint64_t i, std::string p, uint16_t pt)
+      : pair{std::move(c), std::move(h)}, id(i), peer(std::move(p)), port(pt) {}
+    uint64_t id;
+    std::string peer;
+    uint16_t port;
+  };
 
   component* self_;
   std::shared_ptr<const core_config> cfg_;
@@ -206,7 +232,7 @@ private:
   caf::actor coordinator_;
   /// Live CSAs and live handlers, each with its connection: an actor is a
   /// key exactly while it is up, so "up" is membership, not a flag.
-  std::unordered_map<caf::actor_id, pair> csas_;
+  std::unordered_map<caf::actor_id, conn> csas_;
   std::unordered_map<caf::actor_id, pair> handlers_;
   /// Most actors live at once since memory was last given back.
   size_t peak_ = 0;
@@ -248,6 +274,7 @@ public:
         ++turns_;
         enter_draining(true);
       },
+      [this](connections_atom) { return shards_; },
       [this](start_atom, std::vector<caf::actor>& shards) {
         shards_ = std::move(shards);
         for (auto& s : shards_)
@@ -262,6 +289,8 @@ private:
   /// shard hears `drain` before its `listener_closed`); at the deadline what
   /// is left is forced; when the last shard has ended, stop.
   void enter_draining(bool now) {
+    if (cfg_->on_draining)
+      cfg_->on_draining();
     for (auto& s : shards_)
       if (now)
         self_->send(s, force_atom::value);
@@ -291,6 +320,7 @@ private:
         ++turns_;
         force();
       },
+      [this](connections_atom) { return shards_; },
       [this](turns_atom) { return turns_++; },
     };
   }

@@ -23,6 +23,9 @@ struct core_config {
   std::chrono::milliseconds drain_timeout{5000};
   /// Runs on the coordinator once the server has stopped (everything closed).
   std::function<void()> on_stopped;
+  /// Runs on the coordinator when it starts to drain (server_shutdown or
+  /// shutdown_microprocess), before the listeners close.
+  std::function<void()> on_draining;
 };
 
 /// `(turns_atom)` to the coordinator: it answers with how many messages it
@@ -45,6 +48,9 @@ using turns_atom = caf::atom_constant<caf::atom("kam_turns")>;
 /// `start`. It monitors CSA and handler; when both have ended the connection
 /// is forgotten. Phases (behaviors): accepting -> draining -> forced; it ends
 /// once draining, its listener closed and no connection left.
+///
+/// Introspection (runtime/introspect.hpp): `(connections_atom)` to the
+/// coordinator lists the shards still up; to a shard, its connections.
 ///
 /// Coordinator inbox `control`: `server_shutdown` (graceful drain of every
 /// shard), `shutdown_microprocess` (drain with no grace); outbox `signal`:

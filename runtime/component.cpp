@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "runtime/actor_thread.hpp"
+#include "runtime/introspect.hpp"
 
 namespace kam::runtime {
 
@@ -79,8 +80,31 @@ void component::remove_link(box out, const caf::actor& dest, box in) {
                links_.end());
 }
 
+void component::describe(component_report& r) const {
+  auto add = [](std::vector<box>& v, box b) {
+    if (std::find(v.begin(), v.end(), b) == v.end())
+      v.push_back(b);
+  };
+  r.id = id();
+  r.name = name();
+  for (auto b : {inbox, control})
+    add(r.inboxes, b);
+  for (auto b : {outbox, signal})
+    add(r.outboxes, b);
+  for (auto& e : links_) {
+    add(r.outboxes, e.out);
+    r.links.push_back(box_link{e.out, e.dest, e.in});
+  }
+}
+
 caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
   auto msg = x.move_content_to_message();
+  // Kamaelia's Introspector asks (on our own thread: no lock on the tables).
+  if (msg.match_elements<introspect_atom>()) {
+    component_report r;
+    describe(r);
+    return caf::make_message(std::move(r));
+  }
   // Link requests.
   if (msg.match_elements<link_atom, box, caf::actor, box>()) {
     add_link(msg.get_as<box>(1), msg.get_as<caf::actor>(2), msg.get_as<box>(3));

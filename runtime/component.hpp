@@ -16,6 +16,7 @@
 namespace kam::runtime {
 
 class actor_thread;
+struct component_report;
 
 /// A Kamaelia component: a CAF event-based actor with named boxes.
 ///
@@ -122,6 +123,12 @@ public:
     send_on(signal, std::move(msg));
     quit();
   }
+
+  /// Fills `r` for Kamaelia's Introspector (`(introspect_atom)`, answered by
+  /// the default handler): id, name, standard boxes and the link table. A
+  /// subclass with more to say (a composite: its children and routes)
+  /// extends it; overrides call component::describe().
+  virtual void describe(component_report& r) const;
 
 protected:
   /// The default handler: link requests, the standard

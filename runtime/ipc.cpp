@@ -3,6 +3,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "runtime/bytes.hpp"
+#include "runtime/introspect.hpp"
 
 namespace kam::runtime {
 
@@ -38,6 +39,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<new_csa>("kam::new_csa");
   cfg.add_message_type<shutdown_csa>("kam::shutdown_csa");
   cfg.add_message_type<shutdown_reason>("kam::shutdown_reason");
+  cfg.add_message_type<box_link>("kam::box_link");
+  cfg.add_message_type<component_report>("kam::component_report");
+  cfg.add_message_type<connection_entry>("kam::connection_entry");
+  cfg.add_message_type<std::vector<connection_entry>>("kam::connection_entries");
 }
 
 } // namespace kam::runtime

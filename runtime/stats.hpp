@@ -7,6 +7,23 @@
 
 namespace kam::runtime {
 
+namespace detail {
+inline thread_local size_t this_thread_shard = 0;
+} // namespace detail
+
+/// The cell index this thread counts into: an I/O thread's index (the I/O
+/// broker sets it when the thread starts), 0 for every other thread. Lets
+/// code that runs on an I/O thread but knows no index (the stream) count
+/// into its own thread's cell. Any thread; one thread-local read.
+inline size_t this_thread_shard() {
+  return detail::this_thread_shard;
+}
+
+/// Sets this thread's index (the I/O broker, at the start of thread k).
+inline void set_this_thread_shard(size_t k) {
+  detail::this_thread_shard = k;
+}
+
 /// A counter split into one cache line per I/O thread: each thread adds to
 /// its own cell (no cache line shared by every connection of every thread),
 /// a reader sums them. Cells past `cells` are shared modulo `cells`.
@@ -55,6 +72,13 @@ struct server_stats {
   sharded_counter handler_failures; ///< Handlers that ended with an error.
   sharded_counter factory_failures; ///< Factory threw or made no actor.
   sharded_counter forced_closes;    ///< Closed at the drain deadline.
+  /// Bytes read from / written to client sockets (on the wire: TLS records
+  /// included), counted by the stream on its I/O thread.
+  sharded_counter bytes_received;
+  sharded_counter bytes_sent;
+  /// Times a connection's write queue passed the high watermark (the
+  /// handler was told pause_producing), counted by the stream.
+  sharded_counter backpressure_pauses;
   /// Rare events, plain atomics (counted where no thread index is known):
   /// TLS clients closed before their handshake completed (plain text,
   /// garbage, an old protocol version, a bad certificate, or too slow).

@@ -15,6 +15,9 @@
 // instead of --host/--port; --proxy-protocol [--proxy-from=CIDR,...]
 // (docs/transports.md).
 //
+// Admin: --admin-port=N [--admin-host=H] serves /metrics, /healthz, /graph,
+// /graph.dot and a page drawing the graph on its own listener (docs/admin.md).
+//
 // Options use CAF's `--key=value` syntax; CAF's own (e.g.
 // --scheduler.max-threads=2) pass through. Prints `listening on HOST:PORT`
 // once accepting. SIGINT/SIGTERM drain gracefully, then exit 0; a second
@@ -22,6 +25,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -44,6 +48,7 @@
 #include "runtime/ipc.hpp"
 #include "runtime/log.hpp"
 #include "runtime/scheduler.hpp"
+#include "tools/admin.hpp"
 #include "tools/protocol_table.hpp"
 
 namespace {
@@ -75,6 +80,8 @@ public:
   std::string unix_mode = "0660";
   bool proxy_protocol = false;
   std::string proxy_from = "127.0.0.0/8,::1";
+  int64_t admin_port = -1;
+  std::string admin_host = "127.0.0.1";
 
   config() {
     opt_group{custom_options_, "global"}
@@ -111,6 +118,10 @@ public:
       .add(http_access_log, "access-log", "http: Common Log Format file, - for stdout")
       .add(http_header_timeout, "header-timeout",
            "http: seconds to finish a request's headers before 408");
+    opt_group{custom_options_, "global"}
+      .add(admin_port, "admin-port",
+           "admin endpoint port (/metrics, /healthz, /graph), 0 picks one, -1 = off")
+      .add(admin_host, "admin-host", "admin endpoint address (default 127.0.0.1)");
   }
 
   /// The first key of a config file's [global] section that is no option
@@ -217,6 +228,12 @@ int main(int argc, char** argv) {
                 "' (see --help)");
   if (cfg.port < 0 || cfg.port > 65535)
     return fail("--port=" + std::to_string(cfg.port) + " is out of range (0..65535)");
+  if (cfg.admin_port < -1 || cfg.admin_port > 65535)
+    return fail("--admin-port=" + std::to_string(cfg.admin_port) +
+                " is out of range (0..65535, -1 = off)");
+  if (cfg.admin_port > 0 && cfg.admin_port == cfg.port)
+    return fail("--admin-port must differ from --port (" + std::to_string(cfg.port) +
+                ")");
   if (cfg.threads < 0 || cfg.threads > 1024)
     return fail("--threads=" + std::to_string(cfg.threads) +
                 " is out of range (0..1024)");
@@ -274,6 +291,7 @@ int main(int argc, char** argv) {
       return fail("--header-timeout must be between 0 and 86400 seconds");
     hc->header_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(cfg.http_header_timeout * 1000));
+    hc->stats = std::make_shared<http::counters>();
     popts.http = std::move(hc);
   }
   auto table = kam::tools::protocols(popts);
@@ -310,12 +328,14 @@ int main(int argc, char** argv) {
     return fail(why);
   auto factory = proto->factory;
   caf::actor chat_bp; // the chat protocol's backplane, ended after the server
+  auto chat_stats = std::make_shared<kam::protocols::chat::counters>();
   if (proto->name == "chat") {
     auto bp = kam::runtime::backplane(sys, "CHAT");
     if (!bp)
       return fail(sys.render(bp.error()));
     chat_bp = *bp;
-    kam::protocols::chat::chat_options chat{"CHAT", static_cast<size_t>(cfg.max_line)};
+    kam::protocols::chat::chat_options chat{"CHAT", static_cast<size_t>(cfg.max_line),
+                                            chat_stats};
     factory = [chat](caf::actor_system& s, const kam::runtime::connection_info&) {
       return kam::protocols::chat::handler(s, chat);
     };
@@ -334,6 +354,25 @@ int main(int argc, char** argv) {
     return fail(sys.render(srv.error()));
   }
   srv->on_stopped([&sig_ioc] { sig_ioc.stop(); });
+  // The admin endpoint: its own server, so it answers while this one drains.
+  std::optional<kam::chassis::server> admin;
+  if (cfg.admin_port >= 0) {
+    kam::tools::admin_sources src{&sys, &*srv, popts.http->stats, chat_stats};
+    auto a = kam::tools::start_admin(sys, cfg.admin_host,
+                                     static_cast<uint16_t>(cfg.admin_port), src);
+    if (!a) {
+      end_chat();
+      auto& ctx = a.error().context();
+      return fail("admin endpoint: " + (ctx.match_elements<std::string>()
+                                          ? ctx.get_as<std::string>(0)
+                                          : sys.render(a.error())));
+    }
+    admin.emplace(std::move(*a));
+    auto h = admin->host();
+    std::printf("admin at %s:%u\n",
+                h.find(':') != std::string::npos ? ("[" + h + "]").c_str() : h.c_str(),
+                static_cast<unsigned>(admin->port()));
+  }
   auto where = listen_name(srv->host(), srv->port(), !cfg.unix_path.empty());
   std::printf("listening on %s\n", where.c_str());
   std::fflush(stdout);
@@ -381,6 +420,7 @@ int main(int argc, char** argv) {
               "PROXY protocol: " + std::to_string(st.proxy_header_rejects.load()) +
                 " header rejects");
   end_chat();
+  admin.reset(); // open until here: a draining server still answered
   // Back to the default dispositions: a signal during teardown terminates.
   boost::system::error_code ignored;
   signals.clear(ignored);

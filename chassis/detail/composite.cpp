@@ -4,6 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include "runtime/introspect.hpp"
+
 namespace kam::chassis::detail {
 
 using namespace runtime;
@@ -66,6 +68,23 @@ void composite::on_exit() {
   out_sources_.clear();
   out_links_.clear();
   super::on_exit();
+}
+
+void composite::describe(component_report& r) const {
+  super::describe(r);
+  auto add = [](std::vector<box>& v, box b) {
+    if (std::find(v.begin(), v.end(), b) == v.end())
+      v.push_back(b);
+  };
+  r.children = children_;
+  for (auto& x : in_routes_) {
+    add(r.inboxes, x.in);
+    if (!x.child)
+      add(r.outboxes, x.child_in);
+    r.passthrough.push_back(box_link{x.in, x.child, x.child_in});
+  }
+  for (auto& s : out_sources_)
+    add(r.outboxes, s.out);
 }
 
 bool composite::claims(box in) const {

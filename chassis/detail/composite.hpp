@@ -48,6 +48,10 @@ public:
 
   void on_exit() override;
 
+  /// The component's report plus children, routes into them and the
+  /// outboxes its children feed (their links name the real destinations).
+  void describe(runtime::component_report& r) const override;
+
   /// Whether inbox `in` is the composite's (routed, or claimed by a subclass).
   bool claims(runtime::box in) const;
 

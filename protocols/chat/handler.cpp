@@ -36,11 +36,24 @@ caf::actor handler(caf::actor_system& sys, const chat_options& opts) {
     caf::anon_send_exit(pub, caf::exit_reason::user_shutdown);
     throw;
   }
+  caf::actor framer, joiner;
+  if (opts.stats) {
+    // Aliasing pointers: each counter keeps the whole block alive.
+    framer =
+      sys.spawn(lines::counting_framer, opts.max_line,
+                std::shared_ptr<sharded_counter>{opts.stats, &opts.stats->dropped});
+    joiner =
+      sys.spawn(lines::counting_coalescing_joiner,
+                std::shared_ptr<sharded_counter>{opts.stats, &opts.stats->delivered});
+  } else {
+    framer = sys.spawn(lines::framer, opts.max_line);
+    joiner = sys.spawn(lines::coalescing_joiner);
+  }
   return chassis::graphline(sys,
-                            {{"framer", sys.spawn(lines::framer, opts.max_line)},
+                            {{"framer", std::move(framer)},
                              {"pub", std::move(pub)},
                              {"sub", std::move(sub)},
-                             {"joiner", sys.spawn(lines::coalescing_joiner)}},
+                             {"joiner", std::move(joiner)}},
                             {{{"self", inbox}, {"framer", inbox}},
                              {{"framer", outbox}, {"pub", inbox}},
                              {{"framer", signal}, {"pub", control}},

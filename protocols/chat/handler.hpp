@@ -1,12 +1,24 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "runtime/stats.hpp"
+
 namespace kam::protocols::chat {
+
+/// A chat server's line counters; thread safe.
+struct counters {
+  /// Lines handed to a client's connection (one per receiving client).
+  runtime::sharded_counter delivered;
+  /// Lines a client sent that reached no one: longer than max_line (the
+  /// sender is disconnected).
+  runtime::sharded_counter dropped;
+};
 
 /// What a chat server is configured with.
 struct chat_options {
@@ -16,6 +28,8 @@ struct chat_options {
   /// Longest line accepted (bytes, without the terminator); a longer one
   /// closes its sender's connection.
   size_t max_line = 65536;
+  /// Null: lines are not counted.
+  std::shared_ptr<counters> stats = nullptr;
 };
 
 /// Makes one chat connection's handler: Kamaelia's

@@ -80,6 +80,8 @@ const char* reason(int status) {
     return "Internal Server Error";
   case 501:
     return "Not Implemented";
+  case 503:
+    return "Service Unavailable";
   case 505:
     return "HTTP Version Not Supported";
   default:
@@ -160,7 +162,7 @@ struct outbuf {
 };
 
 /// One connection's state. Lives as long as the behavior.
-struct conn_state {
+struct conn_state : std::enable_shared_from_this<conn_state> {
   conn_state(component* s, std::shared_ptr<const config> c, connection_info i)
     : self(s), cfg(std::move(c)), info(std::move(i)), p(cfg->limits) {}
 
@@ -186,12 +188,67 @@ struct conn_state {
   bool done = false;
   uint64_t request_gen = 0; // counts requests started
   uint64_t timer_gen = ~uint64_t{0};
+  // A route's answer being waited for (later requests wait behind it).
+  struct pending_route {
+    bool keep = true;
+    bool is_head = false;
+    unsigned version = 11;
+    std::string method;
+    std::string target;
+  };
+  bool awaiting = false;
+  bool in_route_call = false; // the route answered before returning
+  uint64_t route_gen = 0;
+  pending_route pending;
 
   bool streaming() const { return fd >= 0; }
 
-  /// Whether answers are still owed: a file being sent, or requests held
-  /// back by pause_producing (resume_producing finishes them, then ends).
-  bool busy() const { return streaming() || (paused && !in.empty()); }
+  /// Whether answers are still owed: a file being sent, a route's answer,
+  /// or requests held back by pause_producing (resume_producing finishes
+  /// them, then ends).
+  bool busy() const { return streaming() || awaiting || (paused && !in.empty()); }
+
+  void count(int status) {
+    if (cfg->stats && status >= 100 && status < 600)
+      cfg->stats->responses[static_cast<size_t>(status / 100 - 1)].add(
+        this_thread_shard());
+  }
+
+  /// Hands the request to `rt`; its reply comes to route_done().
+  void serve_route(const route& rt, const request& r, bool keep, bool is_head) {
+    awaiting = true;
+    auto token = ++route_gen;
+    pending = pending_route{keep, is_head, r.version, std::string{r.method},
+                            std::string{r.target}};
+    std::weak_ptr<conn_state> weak = shared_from_this();
+    in_route_call = true;
+    try {
+      rt.fn(self, r, path, [weak, token](response resp) {
+        auto st = weak.lock();
+        if (st && !st->done && st->awaiting && st->route_gen == token)
+          st->route_done(std::move(resp));
+      });
+    } catch (const std::exception&) {
+      if (awaiting && route_gen == token)
+        route_done(response{500, "text/plain; charset=utf-8", "500 route failed\n", {}});
+    }
+    in_route_call = false;
+  }
+
+  void route_done(response resp) {
+    awaiting = false;
+    auto& pr = pending;
+    head(resp.status, resp.body.size(), resp.content_type, pr.keep, pr.version);
+    out += resp.headers;
+    out += "\r\n";
+    if (!pr.is_head)
+      out += resp.body;
+    log(resp.status, pr.is_head ? 0 : resp.body.size(), pr.method, pr.target, pr.version);
+    if (!pr.keep)
+      closing = true;
+    if (!in_route_call) // answered later: go on with what waited behind it
+      after_response();
+  }
 
   void close_file() {
     if (fd >= 0)
@@ -216,6 +273,7 @@ struct conn_state {
 
   void log(int status, uint64_t body_bytes, std::string_view method,
            std::string_view target, unsigned version) {
+    count(status); // every final response is logged exactly once
     if (!cfg->log)
       return;
     log_line = make_log_line(status, body_bytes, method, target, version);
@@ -313,6 +371,9 @@ struct conn_state {
       simple(400, keep, r.version, !is_head);
       return done_with(400, 0);
     }
+    for (auto& rt : cfg->routes)
+      if (rt.path == path)
+        return serve_route(rt, r, keep, is_head);
     if (!cfg->root) {
       if (path == "/") {
         simple(200, keep, r.version, !is_head, {}, index_page,
@@ -457,7 +518,7 @@ struct conn_state {
   /// being streamed, the CSA says pause, or the connection must close.
   void process() {
     size_t off = 0;
-    while (!done && !closing && !streaming() && !paused) {
+    while (!done && !closing && !streaming() && !paused && !awaiting) {
       std::string_view data{in.data() + off, in.size() - off};
       if (data.empty())
         break;
@@ -470,6 +531,7 @@ struct conn_state {
         off += res.consumed;
         if (req.verb == method::get || req.verb == method::head) {
           out += "HTTP/1.1 100 Continue\r\n\r\n";
+          count(100);
           continue;
         }
         // A final status instead; the body will not be read.
@@ -496,7 +558,7 @@ struct conn_state {
       return;
     }
     flush_out();
-    if (done)
+    if (done || awaiting)
       return;
     if (!streaming() && !paused) {
       if (input_ended) {
@@ -513,7 +575,7 @@ struct conn_state {
   }
 
   void on_timeout(uint64_t gen) {
-    if (done || gen != request_gen || streaming() || p.header_done())
+    if (done || gen != request_gen || streaming() || awaiting || p.header_done())
       return;
     if (in.empty())
       return;
@@ -527,7 +589,7 @@ struct conn_state {
       return;
     // While a file streams, later requests wait (bounded: the header limit
     // per request, a few requests' worth).
-    if (streaming() || paused) {
+    if (streaming() || paused || awaiting) {
       if (in.size() + data.size() >
           4 * (cfg->limits.header_limit + cfg->limits.body_limit)) {
         end_connection();

@@ -1,15 +1,19 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <caf/behavior.hpp>
 
 #include "protocols/http/parser.hpp"
 #include "runtime/component.hpp"
+#include "runtime/stats.hpp"
 
 namespace kam::protocols::http {
 
@@ -36,6 +40,40 @@ private:
   bool owned_ = false;
 };
 
+/// Responses by status class: `responses[0]` counts 1xx, ... `[4]` 5xx
+/// (a 400 for an unparseable request is a 4xx). Each handler adds to its
+/// I/O thread's cell; thread safe.
+struct counters {
+  std::array<runtime::sharded_counter, 5> responses;
+};
+
+/// What a route answers.
+struct response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  /// Extra header lines, each ending in "\r\n" (e.g. Cache-Control).
+  std::string headers;
+};
+
+/// Delivers a route's response: call it once, on the handler's actor —
+/// inside the route, or later (e.g. from a `request(...).then(...)` of the
+/// handler's `self`). Later calls, and calls after the connection ended,
+/// are ignored. Requests pipelined behind wait for it (answers stay in order).
+using reply_fn = std::function<void(response)>;
+
+/// A custom responder: `(self, request, path, reply)`. `path` is the
+/// normalized target (no query); `request` and its views are valid only
+/// during the call. Runs on the handler's actor.
+using route_fn = std::function<void(runtime::component* self, const request& req,
+                                    const std::string& path, reply_fn reply)>;
+
+/// GET/HEAD requests for exactly `path` go to `fn` instead of the files.
+struct route {
+  std::string path;
+  route_fn fn;
+};
+
 /// What every HTTP handler of one server shares. Immutable once handlers
 /// use it (the file root's cache and the log lock themselves).
 struct config {
@@ -49,6 +87,10 @@ struct config {
   std::chrono::milliseconds header_timeout{10000};
   /// Value of the `Server` header.
   std::string server = "kamaelia-caf";
+  /// Checked (exact path) before the files; empty: no cost for the file server.
+  std::vector<route> routes;
+  /// Null: responses are not counted.
+  std::shared_ptr<counters> stats;
   /// Files above this many bytes are sent in pieces of this size, one per
   /// turn, and held back while the CSA says pause_producing.
   size_t chunk_size = 64 * 1024;

@@ -11,6 +11,11 @@ namespace kam::protocols::lines {
 using namespace runtime;
 
 caf::behavior framer(component* self, size_t max_line) {
+  return counting_framer(self, max_line, nullptr);
+}
+
+caf::behavior counting_framer(component* self, size_t max_line,
+                              std::shared_ptr<sharded_counter> over_long) {
   auto p = std::make_shared<parser>(max_line);
   auto end_of_input = [self, p] {
     if (auto last = p->finish())
@@ -18,13 +23,16 @@ caf::behavior framer(component* self, size_t max_line) {
     self->finish(producer_finished{});
   };
   return {
-    [self, p](inbox_atom, const bytes& data) {
+    [self, p, over_long](inbox_atom, const bytes& data) {
       line_batch out;
       auto res = p->feed(as_text(data), out);
       if (!out.empty())
         self->send_on(outbox, std::move(out));
-      if (res.status == parse_status::error)
+      if (res.status == parse_status::error) {
+        if (over_long)
+          over_long->add(this_thread_shard());
         self->finish(producer_finished{});
+      }
     },
     [end_of_input](control_atom, producer_finished) { end_of_input(); },
     [end_of_input](control_atom, socket_shutdown) { end_of_input(); },

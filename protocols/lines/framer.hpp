@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include <caf/behavior.hpp>
 
 #include "protocols/lines/line_batch.hpp"
 #include "runtime/component.hpp"
+#include "runtime/stats.hpp"
 
 namespace kam::protocols::lines {
 
@@ -20,5 +22,10 @@ namespace kam::protocols::lines {
 /// `producer_finished` (downstream finishes; behind the chassis the
 /// connection is flushed and closed). Spawn with `sys.spawn(framer, max)`.
 caf::behavior framer(runtime::component* self, size_t max_line);
+
+/// framer() that adds 1 to `over_long` (this thread's cell) for each line it
+/// rejects as longer than `max_line` (a line dropped, never sent on).
+caf::behavior counting_framer(runtime::component* self, size_t max_line,
+                              std::shared_ptr<runtime::sharded_counter> over_long);
 
 } // namespace kam::protocols::lines

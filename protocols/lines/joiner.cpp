@@ -48,14 +48,21 @@ void append(bytes& out, const line_batch& batch) {
 } // namespace
 
 caf::behavior coalescing_joiner(component* self) {
+  return counting_coalescing_joiner(self, nullptr);
+}
+
+caf::behavior counting_coalescing_joiner(component* self,
+                                         std::shared_ptr<sharded_counter> lines) {
   auto pending = std::make_shared<bytes>();
   return {
-    [self, pending](inbox_atom, const line_batch& batch) {
+    [self, pending, lines](inbox_atom, const line_batch& batch) {
       // Flushed once this round of the thread's work is done: batches from
       // every publisher of the round leave as one write.
       if (pending->empty())
         self->send_self_later(caf::make_message(flush_atom::value));
       append(*pending, batch);
+      if (lines)
+        lines->add(this_thread_shard(), batch.size());
     },
     [self, pending](flush_atom) {
       if (!pending->empty())

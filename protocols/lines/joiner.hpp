@@ -1,9 +1,12 @@
 #pragma once
 
+#include <memory>
+
 #include <caf/behavior.hpp>
 
 #include "protocols/lines/line_batch.hpp"
 #include "runtime/component.hpp"
+#include "runtime/stats.hpp"
 
 namespace kam::protocols::lines {
 
@@ -20,5 +23,10 @@ caf::behavior joiner(runtime::component* self);
 /// per sender's batch. Costs a post and a self-message per flush. Spawn with
 /// `sys.spawn(coalescing_joiner)`.
 caf::behavior coalescing_joiner(runtime::component* self);
+
+/// coalescing_joiner() that adds the number of lines it sends on to
+/// `lines` (this thread's cell).
+caf::behavior counting_coalescing_joiner(runtime::component* self,
+                                         std::shared_ptr<runtime::sharded_counter> lines);
 
 } // namespace kam::protocols::lines

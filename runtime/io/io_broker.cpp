@@ -1,5 +1,6 @@
 #include "runtime/io/io_broker.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/actor_thread.hpp"
@@ -67,6 +69,10 @@ struct worker {
   /// listen_options::proxy_protocol: accepted sockets whose PROXY header is
   /// still awaited (no CSA yet). Destroyed before the io_context.
   std::unordered_map<detail::stream*, std::shared_ptr<detail::stream>> pending;
+  /// The thread's CPU-time clock, published once it runs (busy_seconds()).
+  clockid_t cpu_clock{};
+  std::atomic<int> cpu_state{0}; // 0: not started, 1: running, 2: ended
+  std::atomic<double> cpu_final{0};
 };
 
 /// The address and port of a socket endpoint as connection_info names them:
@@ -96,6 +102,13 @@ void name_of(const gproto::endpoint& ep, std::string& addr, uint16_t& port) {
   t.resize(ep.size());
   addr = t.address().to_string();
   port = t.port();
+}
+
+double cpu_seconds(clockid_t c) {
+  timespec ts{};
+  if (::clock_gettime(c, &ts) != 0)
+    return -1;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 bool is_fd_exhaustion(const error_code& ec) {
@@ -316,8 +329,7 @@ struct io_broker::impl {
       tls =
         std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
     auto conn =
-      std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls),
-                                       opts.close_slow_consumers ? stats : nullptr);
+      std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls), stats);
     if (!opts.proxy_protocol) {
       hand_over(w, std::move(conn), std::move(info));
       return;
@@ -521,14 +533,38 @@ void io_broker::run(std::vector<caf::actor> shards) {
       // `top -H` and `ps -L` show kam.io.N (15 characters at most).
       auto name = "kam.io." + std::to_string(wp->index);
       ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+      set_this_thread_shard(wp->index); // the stream counts into cell k
+      if (::pthread_getcpuclockid(::pthread_self(), &wp->cpu_clock) == 0)
+        wp->cpu_state.store(1, std::memory_order_release);
       {
         actor_thread_scope scope{wp->home}; // the CSAs spawned here live here
         wp->ioc.run();
       }
       if (wp->home)
         wp->home->close();
+      if (wp->cpu_state.load(std::memory_order_relaxed) == 1) {
+        wp->cpu_final.store(cpu_seconds(wp->cpu_clock), std::memory_order_relaxed);
+        wp->cpu_state.store(2, std::memory_order_release);
+      }
     });
   }
+}
+
+std::vector<double> io_broker::busy_seconds() const {
+  std::vector<double> out;
+  for (auto& w : impl_->workers) {
+    double v = 0;
+    if (w->cpu_state.load(std::memory_order_acquire) == 1) {
+      v = cpu_seconds(w->cpu_clock);
+      // The thread may have ended meanwhile (its clock is then gone).
+      if (v < 0 || w->cpu_state.load(std::memory_order_acquire) == 2)
+        v = w->cpu_final.load(std::memory_order_relaxed);
+    } else if (w->cpu_state.load(std::memory_order_acquire) == 2) {
+      v = w->cpu_final.load(std::memory_order_relaxed);
+    }
+    out.push_back(std::max(v, 0.0));
+  }
+  return out;
 }
 
 uint16_t io_broker::port() const {

@@ -68,6 +68,11 @@ public:
   /// listen_options::actors_on_io_threads is off.
   std::shared_ptr<actor_thread> home(size_t i) const;
 
+  /// Per I/O thread, the CPU time it has used so far, in seconds (user and
+  /// system: time in handlers and syscalls, not time blocked in epoll).
+  /// Read from each thread's CPU-time clock: costs the I/O threads nothing.
+  std::vector<double> busy_seconds() const;
+
   /// Closes the listeners: new connects are refused; open sockets go on.
   /// Thread k then sends `(socketact, listener_closed)` to shard k, after
   /// its last `new_csa`.

@@ -12,6 +12,7 @@
 #include "runtime/io/connection_gate.hpp"
 #include "runtime/io/detail/stream_proxy.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
+#include "runtime/stats.hpp"
 
 namespace kam::runtime::io::detail {
 
@@ -37,7 +38,7 @@ char* thread_read_buffer() {
 
 stream::stream(socket_type sock, const listen_options& opts,
                std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls,
-               std::shared_ptr<server_stats> slow)
+               std::shared_ptr<server_stats> stats)
   : sock_(std::move(sock)), timer_(sock_.get_executor()), gate_(std::move(gate)),
     tls_(std::move(tls)),
     max_read_(clamp32(std::max<size_t>(opts.max_read_per_event, 1))),
@@ -46,7 +47,7 @@ stream::stream(socket_type sock, const listen_options& opts,
     hard_(std::max(clamp32(opts.write_hard_limit), high_)),
     linger_(static_cast<uint32_t>(opts.linger.count())),
     idle_timeout_(static_cast<uint32_t>(opts.idle_timeout.count())),
-    slow_(std::move(slow)) {
+    close_slow_(opts.close_slow_consumers), stats_(std::move(stats)) {
   error_code ec;
   sock_.non_blocking(true, ec);
 }
@@ -217,6 +218,15 @@ void stream::on_input(bytes&& data, read_result r, const error_code& rec) {
 
 stream::read_result stream::read_into(bytes& out, size_t limit, bool until_would_block,
                                       error_code& ec) {
+  auto before = out.size();
+  auto r = read_some_into(out, limit, until_would_block, ec);
+  if (stats_ && out.size() != before) // one relaxed add per readiness event
+    stats_->bytes_received.add(this_thread_shard(), out.size() - before);
+  return r;
+}
+
+stream::read_result stream::read_some_into(bytes& out, size_t limit,
+                                           bool until_would_block, error_code& ec) {
   auto* buf = thread_read_buffer();
   size_t total = 0;
   while (total < limit) {

@@ -94,11 +94,11 @@ public:
   /// `tls`, if any, makes the stream speak TLS: bytes read are decrypted
   /// before on_data(), write() encrypts, close_graceful() sends close_notify,
   /// and the peer's close_notify is its FIN (stream_tls.hpp).
-  /// `slow`, if any, turns on listen_options::close_slow_consumers and is
-  /// where such closes are counted.
+  /// `stats`, if any, counts bytes, backpressure pauses and slow-consumer
+  /// closes (listen_options::close_slow_consumers) into this thread's cells.
   stream(socket_type sock, const listen_options& opts,
          std::shared_ptr<connection_gate> gate, std::unique_ptr<tls_layer> tls,
-         std::shared_ptr<server_stats> slow = nullptr);
+         std::shared_ptr<server_stats> stats = nullptr);
   /// A plain TCP stream.
   stream(socket_type sock, const listen_options& opts,
          std::shared_ptr<connection_gate> gate = nullptr);
@@ -177,6 +177,8 @@ private:
   void deliver_after_header();
   read_result read_into(bytes& out, size_t limit, bool until_would_block,
                         boost::system::error_code& ec);
+  read_result read_some_into(bytes& out, size_t limit, bool until_would_block,
+                             boost::system::error_code& ec);
   void discard_input();
   void deliver(bytes&& data);
   /// Decrypts `cipher` (stream_tls.cpp); handshake replies go out raw.
@@ -233,9 +235,10 @@ private:
   phase phase_ = phase::fresh;
   bool peer_eof_ = false;   ///< read up to the peer's FIN (a fact, not a phase)
   bool above_high_ = false; ///< told on_watermark(true), not yet (false)
-  /// Set: listen_options::close_slow_consumers (the hard limit closes, not
-  /// pauses), counted here. Null for other servers.
-  std::shared_ptr<server_stats> slow_;
+  /// listen_options::close_slow_consumers: the hard limit closes, not pauses.
+  bool close_slow_ = false;
+  /// The server's counters (null in tests that make a stream alone).
+  std::shared_ptr<server_stats> stats_;
   bool read_pending_ = false;  ///< an async_wait for readability is queued
   bool write_pending_ = false; ///< an async_wait for writability is queued
 };

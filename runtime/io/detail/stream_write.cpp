@@ -46,16 +46,20 @@ void stream::send_raw(bytes buf) {
       fail(ec);
       return;
     }
-    if (n > 0)
+    if (n > 0) {
       touch();
+      if (stats_)
+        stats_->bytes_sent.add(this_thread_shard(), n);
+    }
     if (n == buf.size())
       return;
     buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
   }
   queued_ += buf.size();
   wq_.push_back(std::move(buf));
-  if (slow_ && queued_ >= hard_) {
-    slow_->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
+  if (close_slow_ && queued_ >= hard_) {
+    if (stats_)
+      stats_->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
     // The pub/sub policy (Redis's client-output-buffer-limit pubsub): this
     // client reads slower than others write to it; holding its output
     // would grow without bound, so it goes (docs/backplane.md).
@@ -104,6 +108,8 @@ void stream::flush() {
       return;
     }
     touch();
+    if (stats_)
+      stats_->bytes_sent.add(this_thread_shard(), n);
     consume(n);
     if (phase_ == phase::closed) // the owner's event closed us
       return;
@@ -141,6 +147,8 @@ void stream::apply_watermarks() {
   // is where it pauses).
   if (!above_high_ && queued_ >= high_) {
     above_high_ = true;
+    if (stats_)
+      stats_->backpressure_pauses.add(this_thread_shard());
     if (events_)
       events_->on_watermark(true);
   } else if (above_high_ && queued_ < low_) {
