@@ -312,6 +312,7 @@ int main(int argc, char** argv) {
   opts.listen.port = static_cast<uint16_t>(cfg.port);
   opts.listen.threads = static_cast<size_t>(cfg.threads);
   opts.listen.backlog = static_cast<int>(cfg.backlog);
+  opts.listen.log = std::make_shared<kam::runtime::logger>(*level);
   opts.listen.max_connections = static_cast<size_t>(cfg.max_connections);
   opts.listen.idle_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.idle_timeout * 1000));
@@ -376,7 +377,7 @@ int main(int argc, char** argv) {
   auto where = listen_name(srv->host(), srv->port(), !cfg.unix_path.empty());
   std::printf("listening on %s\n", where.c_str());
   std::fflush(stdout);
-  kam::runtime::logger log{*level};
+  auto& log = *opts.listen.log;
   log.write(kam::runtime::log_level::info,
             "serving " + cfg.protocol + " on " + where + " (placement " + cfg.placement +
               (tls ? ", TLS" : "") + (cfg.proxy_protocol ? ", PROXY protocol" : "") +

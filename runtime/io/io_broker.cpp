@@ -29,6 +29,7 @@
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
+#include "runtime/log.hpp"
 #include "runtime/io/connection_gate.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/detail/stream.hpp"
@@ -235,6 +236,19 @@ struct io_broker::impl {
                           [this, &w](const error_code& ec) { on_acceptable(w, ec); });
   }
 
+  /// One line through listen_options::log (rate-limited per `key` when one
+  /// is given), or on stderr without a logger.
+  void report(log_level level, const char* key, const std::string& what) {
+    if (!opts.log) {
+      std::cerr << "kam: " << what << std::endl;
+      return;
+    }
+    if (*key != '\0')
+      opts.log->limited(key, level, what);
+    else
+      opts.log->write(level, what);
+  }
+
   void on_acceptable(worker& w, const error_code& ec) {
     if (ec == asio::error::operation_aborted || !w.acceptor.is_open())
       return;
@@ -243,8 +257,7 @@ struct io_broker::impl {
     // through its mailbox (the same-thread hop).
     runtime::turn_scope turn;
     if (ec) {
-      std::cerr << "kam: listener " << where() << " failed: " << ec.message()
-                << std::endl;
+      report(log_level::error, "", "listener " + where() + " failed: " + ec.message());
       return;
     }
     for (int i = 0; i < max_accepts_per_event; ++i) {
@@ -274,8 +287,8 @@ struct io_broker::impl {
         // connections to close; clients wait in the backlog meanwhile.
         stats->fd_exhaustion.add(w.index);
         if (!w.backing_off)
-          std::cerr << "kam: accept on " << where() << ": " << aec.message()
-                    << "; backing off" << std::endl;
+          report(log_level::warning, "accept-fd",
+                 "accept on " + where() + ": " + aec.message() + "; backing off");
         w.backing_off = true;
         w.timer.expires_after(backoff);
         w.timer.async_wait([this, &w](const error_code& tec) {
@@ -286,10 +299,12 @@ struct io_broker::impl {
       }
       if (is_per_connection(aec)) {
         stats->accept_errors.add(w.index);
+        if (opts.log) // a flood of these is possible: rate-limited
+          opts.log->limited("accept", log_level::info,
+                            "accept on " + where() + ": " + aec.message() + " (skipped)");
         continue;
       }
-      std::cerr << "kam: listener " << where() << " stopped: " << aec.message()
-                << std::endl;
+      report(log_level::error, "", "listener " + where() + " stopped: " + aec.message());
       return;
     }
     // Many pending: give this thread's connections a turn, then go on.

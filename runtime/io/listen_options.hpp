@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace kam::runtime {
+class logger;
+} // namespace kam::runtime
+
 namespace kam::runtime::io::tls {
 class tls_context;
 } // namespace kam::runtime::io::tls
@@ -42,6 +46,11 @@ struct listen_options {
   bool actors_on_io_threads = true;
   /// TCP_NODELAY on accepted sockets.
   bool no_delay = true;
+  /// Where the listeners report what goes wrong (runtime/log.hpp): accept
+  /// failures that can flood (per-connection errors, descriptor exhaustion)
+  /// rate-limited, a listener that stops at error level. Null: plain lines
+  /// on stderr, per-connection accept errors only counted.
+  std::shared_ptr<logger> log;
   /// Extra options applied to every listening socket before bind().
   std::vector<socket_option> listener_options;
   /// Extra options applied to every accepted socket.

@@ -514,6 +514,8 @@ TEST_SUITE("chassis.robustness") {
     REQUIRE(rc);
     CHECK(*rc == 0);
     CHECK(srv.err().find("backing off") != std::string::npos);
+    // Through kam-serve's logger (timestamp and level), once per episode.
+    CHECK(srv.err().find("Z warning kam: accept on 127.0.0.1:") != std::string::npos);
   }
 
 } // TEST_SUITE
