@@ -373,6 +373,7 @@ int main(int argc, char** argv) {
     std::printf("admin at %s:%u\n",
                 h.find(':') != std::string::npos ? ("[" + h + "]").c_str() : h.c_str(),
                 static_cast<unsigned>(admin->port()));
+    std::fflush(stdout); // "admin at" is its own flushed line (issue 13)
   }
   auto where = listen_name(srv->host(), srv->port(), !cfg.unix_path.empty());
   std::printf("listening on %s\n", where.c_str());
