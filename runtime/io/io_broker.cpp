@@ -29,7 +29,6 @@
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/boxes.hpp"
-#include "runtime/log.hpp"
 #include "runtime/io/connection_gate.hpp"
 #include "runtime/io/csa.hpp"
 #include "runtime/io/detail/stream.hpp"
@@ -37,6 +36,7 @@
 #include "runtime/io/proxy/cidr.hpp"
 #include "runtime/io/proxy/parser.hpp"
 #include "runtime/io/unix_path.hpp"
+#include "runtime/log.hpp"
 
 namespace kam::runtime::io {
 
@@ -343,8 +343,8 @@ struct io_broker::impl {
     if (opts.tls)
       tls =
         std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
-    auto conn =
-      std::make_shared<detail::stream>(std::move(sock), opts, gate, std::move(tls), stats);
+    auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate,
+                                                 std::move(tls), stats);
     if (!opts.proxy_protocol) {
       hand_over(w, std::move(conn), std::move(info));
       return;
