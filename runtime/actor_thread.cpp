@@ -98,27 +98,26 @@ void actor_thread::exec(caf::resumable* job) {
     }
     return;
   }
-  // posting_ lets close() wait out a post that saw closed_ == false.
-  posting_.fetch_add(1, std::memory_order_seq_cst);
-  if (closed_.load(std::memory_order_seq_cst)) {
-    posting_.fetch_sub(1, std::memory_order_release);
-    sys_.scheduler().enqueue(job);
-    return;
-  }
-  boost::asio::post(ioc_,
-                    [this, j = resume_job(job, &sys_)]() mutable { resume(j.take()); });
-  posting_.fetch_sub(1, std::memory_order_release);
+  // Refused once closed: the lambda's resume_job then hands the job to CAF's
+  // scheduler as it is destroyed.
+  post_open([this, j = resume_job(job, &sys_)]() mutable { resume(j.take()); });
 }
 
-bool actor_thread::post(std::function<void()> f) {
+template <class F>
+bool actor_thread::post_open(F&& f) {
+  // posting_ lets close() wait out a post that saw closed_ == false.
   posting_.fetch_add(1, std::memory_order_seq_cst);
   if (closed_.load(std::memory_order_seq_cst)) {
     posting_.fetch_sub(1, std::memory_order_release);
     return false;
   }
-  boost::asio::post(ioc_, std::move(f));
+  boost::asio::post(ioc_, std::forward<F>(f));
   posting_.fetch_sub(1, std::memory_order_release);
   return true;
+}
+
+bool actor_thread::post(std::function<void()> f) {
+  return post_open(std::move(f));
 }
 
 void actor_thread::drain() {

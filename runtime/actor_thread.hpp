@@ -96,6 +96,10 @@ private:
   void drain();
   /// Delivers the hand-off queue (end of a turn).
   void flush_handoffs();
+  /// Posts `f` to the io_context unless closed (then `f` is destroyed
+  /// unrun); safe against a concurrent close(). Defined in the .cpp.
+  template <class F>
+  bool post_open(F&& f);
 
   static constexpr size_t drain_batch = 256;
 
