@@ -18,8 +18,9 @@ set_target_properties(kam_protocols PROPERTIES EXPORT_NAME protocols)
 set_target_properties(kam_testing PROPERTIES EXPORT_NAME testing)
 set_target_properties(kam_tls PROPERTIES EXPORT_NAME tls)
 set_target_properties(kam_transport PROPERTIES EXPORT_NAME transport)
+set_target_properties(kam_node PROPERTIES EXPORT_NAME node)
 
-install(TARGETS kam_asio kam_tls kam_transport kam_runtime kam_chassis kam_protocols kam_testing
+install(TARGETS kam_asio kam_tls kam_transport kam_runtime kam_node kam_chassis kam_protocols kam_testing
         EXPORT kamaelia_caf_targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(DIRECTORY runtime chassis protocols

@@ -41,6 +41,7 @@ caf::error bad_name(const std::string& name) {
 struct bp_shared {
   std::atomic<int> relays{0}; ///< thread hubs attached to the root
   std::atomic<int> direct{0}; ///< subscribers attached to the root itself
+  std::atomic<bool> federated{false}; ///< the root has a node (peers may listen)
 };
 
 /// The hub. The registered one (the root) lives on CAF's scheduler; each
@@ -90,8 +91,10 @@ public:
         deliver(origin, payload);
         if (!root_) {
           to_relays(origin, payload, nullptr);
+          to_node(payload);
         } else if (shared_->relays.load(std::memory_order_acquire) > 1 ||
-                   shared_->direct.load(std::memory_order_acquire) > 0) {
+                   shared_->direct.load(std::memory_order_acquire) > 0 ||
+                   shared_->federated.load(std::memory_order_acquire)) {
           send(root_, bp_fwd_atom::value, origin, payload);
         }
       },
@@ -99,6 +102,24 @@ public:
         // Root: from a thread hub, which delivered it on its thread already.
         deliver(origin, payload);
         to_relays(origin, payload, current_sender());
+        to_node(payload);
+      },
+      [this](bp_remote_atom, const caf::message& payload) {
+        // Root: from this node's federation node, published on a peer node.
+        // Local delivery only: never back to the node (one hop between nodes).
+        deliver(bp_remote_origin, payload);
+        to_relays(bp_remote_origin, payload, nullptr);
+      },
+      [this](bp_node_atom, const caf::actor& node) {
+        // Root: federate through `node` (one node; a second replaces it).
+        if (root_ || !node)
+          return;
+        if (node_)
+          demonitor(node_);
+        node_ = node;
+        monitor(node_);
+        shared_->federated.store(true, std::memory_order_release);
+        send(node_, bp_node_atom::value, key_, caf::actor_cast<caf::actor>(this));
       },
       [this](bp_down_atom, caf::actor_id origin, const caf::message& payload) {
         // Thread hub: from the root; local delivery only.
@@ -132,6 +153,7 @@ public:
     subs_.clear();
     relays_.clear();
     root_ = nullptr;
+    node_ = nullptr;
     component::on_exit();
   }
 
@@ -150,6 +172,12 @@ private:
     set_down_handler([this](caf::down_msg& dm) {
       if (root_ && dm.source == root_.address()) {
         quit(caf::make_error(caf::sec::runtime_error, "backplane ended"));
+        return;
+      }
+      if (node_ && dm.source == node_.address()) {
+        // The node ended: this backplane serves its own node only again.
+        node_ = nullptr;
+        shared_->federated.store(false, std::memory_order_release);
         return;
       }
       auto s = std::remove_if(subs_.begin(), subs_.end(),
@@ -191,6 +219,12 @@ private:
         send(r.hub, bp_down_atom::value, origin, payload);
   }
 
+  /// Root: once to the federation node, if any (it sends to every peer).
+  void to_node(const caf::message& payload) {
+    if (node_)
+      send(node_, bp_out_atom::value, key_, payload);
+  }
+
   /// Thread hub: tells the root how many subscribers it has (bp_count).
   void report() {
     if (root_)
@@ -199,6 +233,7 @@ private:
 
   caf::atom_value key_;
   caf::actor root_; // null: this is the root
+  caf::actor node_; // root only: the federation node (runtime/node.hpp), or null
   std::shared_ptr<bp_shared> shared_;
   std::vector<sub> subs_;
   std::vector<relay> relays_;

@@ -31,6 +31,20 @@ using bp_down_atom = caf::atom_constant<caf::atom("kam_bpdown")>;
 /// `(bp_relay_atom, hub)`: a thread's hub attaches to the root;
 /// `(bp_relay_atom, n)`: it reports its live subscribers.
 using bp_relay_atom = caf::atom_constant<caf::atom("kam_bprly")>;
+/// `(bp_node_atom, node)`: to a registered backplane, federate it through
+/// `node` (runtime/node.hpp's federate()); the root then sends the node
+/// `(bp_node_atom, name_atom, root)` to be told what peers publish.
+using bp_node_atom = caf::atom_constant<caf::atom("kam_bpnode")>;
+/// `(bp_out_atom, name_atom, payload)`: a federated root to its node, once per
+/// publication made on this node.
+using bp_out_atom = caf::atom_constant<caf::atom("kam_bpout")>;
+/// `(bp_remote_atom, payload)`: a node to its federated root: published on a
+/// peer node; delivered on this node only, never sent on again.
+using bp_remote_atom = caf::atom_constant<caf::atom("kam_bprem")>;
+
+/// The origin of what a peer node published: no local publisher has it, so
+/// no subscriber skips it.
+constexpr caf::actor_id bp_remote_origin = ~caf::actor_id{0};
 
 /// Kamaelia's Backplane("name"): spawns a named publish/subscribe hub and
 /// registers it on `sys` (in CAF's actor registry, keyed by the name's atom).

@@ -12,6 +12,7 @@
 #include "protocols/http/handler.hpp"
 #include "runtime/component.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/node.hpp"
 
 namespace kam::tools {
 
@@ -114,8 +115,25 @@ std::string metrics_text(const admin_sources& src) {
             "Chat lines that reached no one: longer than --max-line (the sender is "
             "disconnected).",
             src.chat ? src.chat->dropped.load() : 0);
-  e.gauge("kam_node_peers",
-          "Connected peer nodes (always 0: this build has no federation yet).", 0);
+  auto node = [&](std::atomic<uint64_t> runtime::node_counters::*field) -> uint64_t {
+    return src.node ? (src.node.get()->*field).load(std::memory_order_relaxed) : 0;
+  };
+  e.gauge("kam_node_peers", "Peer nodes up (--node-port/--join; 0 without a node).",
+          node(&runtime::node_counters::peers));
+  e.counter("kam_node_sent_total",
+            "Backplane publications sent to peer nodes (one per peer).",
+            node(&runtime::node_counters::sent));
+  e.counter("kam_node_received_total",
+            "Backplane publications received from peer nodes and delivered here.",
+            node(&runtime::node_counters::received));
+  e.counter("kam_node_dropped_total",
+            "Publications not sent to a known peer node because it was not up "
+            "(at-most-once delivery).",
+            node(&runtime::node_counters::dropped));
+  e.counter("kam_node_sequence_gaps_total",
+            "Publications of peer nodes that never arrived here (missing sequence "
+            "numbers: published while the link was down, or lost with it).",
+            node(&runtime::node_counters::gaps));
   e.family("kam_io_thread_busy_seconds_total", "counter",
            "CPU time (user and system) each I/O thread has used: time in handlers and "
            "syscalls, not time blocked waiting in epoll.");

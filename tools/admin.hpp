@@ -21,6 +21,10 @@ namespace kam::protocols::chat {
 struct counters;
 } // namespace kam::protocols::chat
 
+namespace kam::runtime {
+struct node_counters;
+} // namespace kam::runtime
+
 namespace kam::tools {
 
 /// What kam-serve's admin endpoint reports on (docs/admin.md).
@@ -31,6 +35,8 @@ struct admin_sources {
   /// The protocols' counters (null: reported as 0).
   std::shared_ptr<protocols::http::counters> http;
   std::shared_ptr<protocols::chat::counters> chat;
+  /// The federation node's counters (null: no node, reported as 0).
+  std::shared_ptr<runtime::node_counters> node;
 };
 
 /// The `/metrics` body: Prometheus text exposition 0.0.4, every family

@@ -15,6 +15,10 @@
 // instead of --host/--port; --proxy-protocol [--proxy-from=CIDR,...]
 // (docs/transports.md).
 //
+// Nodes: --node-port=N [--node-host=H] [--join=HOST:PORT,...] [--node-cookie=S]
+// federates the chat backplane with other kam-serve nodes through CAF's
+// middleman (docs/federation.md).
+//
 // Admin: --admin-port=N [--admin-host=H] serves /metrics, /healthz, /graph,
 // /graph.dot and a page drawing the graph on its own listener (docs/admin.md).
 //
@@ -47,6 +51,7 @@
 #include "runtime/io/unix_path.hpp"
 #include "runtime/ipc.hpp"
 #include "runtime/log.hpp"
+#include "runtime/node.hpp"
 #include "runtime/scheduler.hpp"
 #include "tools/admin.hpp"
 #include "tools/protocol_table.hpp"
@@ -82,6 +87,10 @@ public:
   std::string proxy_from = "127.0.0.0/8,::1";
   int64_t admin_port = -1;
   std::string admin_host = "127.0.0.1";
+  int64_t node_port = -1;
+  std::string node_host;
+  std::string join;
+  std::string node_cookie = "kam";
 
   config() {
     opt_group{custom_options_, "global"}
@@ -122,6 +131,14 @@ public:
       .add(admin_port, "admin-port",
            "admin endpoint port (/metrics, /healthz, /graph), 0 picks one, -1 = off")
       .add(admin_host, "admin-host", "admin endpoint address (default 127.0.0.1)");
+    opt_group{custom_options_, "global"}
+      .add(node_port, "node-port",
+           "federate the chat backplane: this node's CAF (BASP) port, 0 picks one, "
+           "-1 = off")
+      .add(node_host, "node-host", "address of the node port (default: --host)")
+      .add(join, "join", "peer nodes to dial: HOST:PORT[,HOST:PORT...] (their node ports)")
+      .add(node_cookie, "node-cookie",
+           "shared secret of the mesh: nodes with another cookie are refused");
   }
 
   /// The first key of a config file's [global] section that is no option
@@ -234,6 +251,29 @@ int main(int argc, char** argv) {
   if (cfg.admin_port > 0 && cfg.admin_port == cfg.port)
     return fail("--admin-port must differ from --port (" + std::to_string(cfg.port) +
                 ")");
+  if (cfg.node_port < -1 || cfg.node_port > 65535)
+    return fail("--node-port=" + std::to_string(cfg.node_port) +
+                " is out of range (0..65535, -1 = off)");
+  if (cfg.node_port > 0 && (cfg.node_port == cfg.port || cfg.node_port == cfg.admin_port))
+    return fail("--node-port must differ from --port and --admin-port");
+  std::vector<std::string> join;
+  for (size_t pos = 0; pos < cfg.join.size();) {
+    auto comma = cfg.join.find(',', pos);
+    auto item = cfg.join.substr(pos, comma == std::string::npos ? std::string::npos
+                                                                : comma - pos);
+    pos = comma == std::string::npos ? cfg.join.size() : comma + 1;
+    std::string h;
+    uint16_t p = 0;
+    std::string why;
+    if (!kam::runtime::parse_node_address(item, h, p, why))
+      return fail("--join: " + why);
+    join.push_back(item);
+  }
+  if (cfg.node_port < 0 && (!join.empty() || !cfg.node_host.empty()))
+    return fail(std::string{!join.empty() ? "--join" : "--node-host"} +
+                " needs --node-port");
+  if (cfg.node_cookie.empty())
+    return fail("--node-cookie must not be empty");
   if (cfg.threads < 0 || cfg.threads > 1024)
     return fail("--threads=" + std::to_string(cfg.threads) +
                 " is out of range (0..1024)");
@@ -277,6 +317,8 @@ int main(int argc, char** argv) {
                 " is out of range (1..67108864)");
   // Scheduler defaults (sharing, one worker per usable core) unless given.
   kam::runtime::use_kam_scheduler(cfg);
+  if (cfg.node_port >= 0)
+    kam::runtime::use_node(cfg, cfg.node_cookie);
   kam::tools::protocol_options popts;
   {
     namespace http = kam::protocols::http;
@@ -342,11 +384,32 @@ int main(int argc, char** argv) {
     };
     opts.listen.close_slow_consumers = true;
   }
-  auto srv = kam::chassis::more_complex_server(sys, factory, opts);
-  auto end_chat = [&chat_bp] {
+  std::optional<kam::runtime::node> node;
+  auto end_chat = [&chat_bp, &node] {
     if (chat_bp)
       caf::anon_send_exit(chat_bp, caf::exit_reason::user_shutdown);
+    if (node)
+      caf::anon_send_exit(node->actor, caf::exit_reason::user_shutdown);
   };
+  if (cfg.node_port >= 0) {
+    kam::runtime::node_options no;
+    no.host = cfg.node_host.empty() ? cfg.host : cfg.node_host;
+    no.port = static_cast<uint16_t>(cfg.node_port);
+    no.join = join;
+    auto n = kam::runtime::start_node(sys, no);
+    if (!n) {
+      end_chat();
+      auto& ctx = n.error().context();
+      return fail(ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
+                                                     : sys.render(n.error()));
+    }
+    node = std::move(*n);
+    if (chat_bp)
+      kam::runtime::federate(*node, chat_bp);
+    std::printf("node at %s\n", node->address.c_str());
+    std::fflush(stdout); // before "admin at" and "listening on" (issue 15)
+  }
+  auto srv = kam::chassis::more_complex_server(sys, factory, opts);
   if (!srv) {
     end_chat();
     auto& ctx = srv.error().context();
@@ -358,7 +421,8 @@ int main(int argc, char** argv) {
   // The admin endpoint: its own server, so it answers while this one drains.
   std::optional<kam::chassis::server> admin;
   if (cfg.admin_port >= 0) {
-    kam::tools::admin_sources src{&sys, &*srv, popts.http->stats, chat_stats};
+    kam::tools::admin_sources src{&sys, &*srv, popts.http->stats, chat_stats,
+                                  node ? node->stats : nullptr};
     auto a = kam::tools::start_admin(sys, cfg.admin_host,
                                      static_cast<uint16_t>(cfg.admin_port), src);
     if (!a) {
