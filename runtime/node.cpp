@@ -334,7 +334,10 @@ private:
         continue;
       p.handle = nullptr;
       stats_->peers.fetch_sub(1, std::memory_order_relaxed);
-      event("peer " + kv.first + " down (" + home_system().render(dm.reason) + ")");
+      auto why = home_system().render(dm.reason); // exit_reason(remote_link_unreachable)
+      if (why.rfind("exit_reason(", 0) == 0 && why.back() == ')')
+        why = why.substr(12, why.size() - 13);
+      event("peer " + kv.first + " down (" + why + ")");
       auto key = kv.first;
       start_down_stretch(key, p);
       if (p.join || self_ < key) {

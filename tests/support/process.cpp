@@ -88,6 +88,27 @@ std::optional<std::string> child_process::wait_for_line(const std::string& needl
   }
 }
 
+std::optional<size_t> child_process::wait_for_err(const std::string& needle,
+                                                  size_t from, duration timeout) {
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    auto at = from <= err_.size() ? err_.find(needle, from) : std::string::npos;
+    if (at != std::string::npos)
+      return at + needle.size();
+    auto left = std::chrono::duration_cast<duration>(deadline - clock::now()).count();
+    if (left <= 0 || err_fd_ < 0)
+      return std::nullopt;
+    pollfd p{err_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0)
+      continue;
+    char buf[4096];
+    auto n = ::read(err_fd_, buf, sizeof(buf));
+    if (n <= 0)
+      return std::nullopt;
+    err_.append(buf, static_cast<size_t>(n));
+  }
+}
+
 void child_process::drain_stderr() {
   if (err_fd_ < 0)
     return;

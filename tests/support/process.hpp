@@ -24,6 +24,10 @@ public:
   std::optional<std::string> wait_for_line(const std::string& needle,
                                            duration timeout = duration{5000});
 
+  /// Reads stderr until it holds `needle` at or after byte `from`; returns
+  /// the offset just past it (for the next call), or nullopt on timeout.
+  std::optional<size_t> wait_for_err(const std::string& needle, size_t from = 0,
+                                     duration timeout = duration{5000});
   /// Waits for exit; returns the exit code (128+N if killed by signal N).
   std::optional<int> wait_exit(duration timeout = duration{10000});
 
