@@ -647,12 +647,91 @@ def chat_block(opts):
     return 0 if all(x["order_errors"] == 0 for x in rows) else 1
 
 
+def start_chat_nodes(k):
+    """k kam-serve chat nodes, one I/O thread each, nodes 2..k joining node 1;
+    returns (processes, chat ports) once every node has its k-1 peers up."""
+    procs, ports, node_ports = [], [], []
+    for i in range(k):
+        cmd = [os.path.join(BIN_DIR, "kam-serve"), "--protocol=chat", "--threads=1",
+               "--host=127.0.0.1", "--port=0", "--node-port=0"]
+        if i > 0:
+            cmd.append("--join=127.0.0.1:%d" % node_ports[0])
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        LIVE.add(p)
+        procs.append(p)
+        node_ports.append(int(p.stdout.readline().strip().rsplit(":", 1)[1]))
+        ports.append(LISTENING.search(p.stdout.readline()).group(2))
+    for p in procs:  # every node sees the others up
+        seen = 0
+        while seen < k - 1:
+            line = p.stderr.readline()
+            if not line:
+                raise RuntimeError("a chat node ended while the mesh formed")
+            seen += line.endswith(" up\n")
+    return procs, ports
+
+
+def chat_nodes_block(opts):
+    """Cross-node fan-out (issue 15): the same chat room (kam-load --mode=chat)
+    with its clients on 1 node, split over 2 and over 3 federated kam-serve
+    nodes; rounds of 1 2 3, medians of delivered lines/s and p99."""
+    import statistics
+    rounds = opts.rounds or 3
+    duration = opts.duration or 2.0
+    rows = []
+    for r in range(rounds):
+        for k in (1, 2, 3):
+            procs, ports = start_chat_nodes(k)
+            try:
+                for n in (10, 100):
+                    cmd = [os.path.join(BIN_DIR, "kam-load"), "--mode=chat",
+                           "--port=" + ports[0], "--connections=%d" % n, "--pipeline=16",
+                           "--payload=64", "--duration=%g" % duration, "--warmup=0.5"]
+                    if k > 1:
+                        cmd.append("--more-ports=" + ",".join(ports[1:]))
+                    out = subprocess.run(cmd, capture_output=True, text=True,
+                                         check=True).stdout
+                    j = json.loads(out.strip().splitlines()[-1])
+                    j.update(nodes=k, clients=n, round=r)
+                    rows.append(j)
+                    log("[kam-bench] chat on %d node(s) N=%d: %.0f lines/s p99 %.1f ms"
+                        " (order errors %d)" % (k, n, j["lines_per_s"], j["p99_us"] / 1000,
+                                                j["order_errors"]))
+            finally:
+                for p in procs:
+                    p.terminate()
+                for p in procs:
+                    p.wait()
+                    LIVE.discard(p)
+    print("| N | nodes | lines/s | vs 1 node | p99 ms |")
+    print("|---|---|---|---|---|")
+    for n in (10, 100):
+        one = None
+        for k in (1, 2, 3):
+            xs = [x for x in rows if x["nodes"] == k and x["clients"] == n]
+            med = statistics.median([x["lines_per_s"] for x in xs])
+            p99 = statistics.median([x["p99_us"] for x in xs]) / 1000
+            one = one or med
+            print("| %d | %d | %.0f | %.2fx | %.1f |" % (n, k, med, med / one, p99))
+    os.makedirs(opts.out, exist_ok=True)
+    path = os.path.join(opts.out, "kam-bench-chat-nodes-%s.json" %
+                        time.strftime("%Y%m%d-%H%M%S"))
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    log("[kam-bench] chat-nodes results: " + path)
+    return 0 if all(x["order_errors"] == 0 for x in rows) else 1
+
+
 def main():
     ap = argparse.ArgumentParser(prog="kam-bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="reduced matrix, < 2 minutes")
     ap.add_argument("--smoke", action="store_true",
                     help="a few seconds; fails if any server produced no figures")
     ap.add_argument("--sweep", action="store_true", help="server threads 1..nproc")
+    ap.add_argument("--chat-nodes", action="store_true",
+                    help="cross-node chat fan-out only: clients on 1, 2 and 3 "
+                         "federated kam-serve nodes")
     ap.add_argument("--chat", action="store_true",
                     help="chat fan-out only: kam-serve --protocol=chat vs bench-asio-chat")
     ap.add_argument("--serial", action="store_true",
@@ -686,6 +765,8 @@ def main():
     opts = ap.parse_args()
     if opts.chat:
         return chat_block(opts)
+    if opts.chat_nodes:
+        return chat_nodes_block(opts)
     if opts.report:
         return report(opts)
     if opts.kam_serve:

@@ -30,14 +30,14 @@ struct chat_client {
   bool heard = false; // received any line (wired into the room)
 };
 
-int dial(const load_options& o) {
+int dial(const load_options& o, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_port = htons(o.port);
+  a.sin_port = htons(port);
   if (fd < 0 || ::inet_pton(AF_INET, o.host.c_str(), &a.sin_addr) != 1 ||
       ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
-    throw std::runtime_error("connect to " + o.host + ":" + std::to_string(o.port) +
+    throw std::runtime_error("connect to " + o.host + ":" + std::to_string(port) +
                              " failed: " + std::strerror(errno));
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -62,8 +62,8 @@ int run_chat(const load_options& o) {
   if (n < 2)
     throw std::runtime_error("--mode=chat needs --connections >= 2");
   std::vector<chat_client> cs(n);
-  for (auto& c : cs)
-    c.fd = dial(o);
+  for (size_t i = 0; i < n; ++i)
+    cs[i].fd = dial(o, o.ports[i % o.ports.size()]);
   // next[r][s]: the sequence number receiver r expects next from sender s.
   std::vector<std::vector<uint64_t>> next(n, std::vector<uint64_t>(n, 0));
   // Lines of sender s received by all others = min over r of next[r][s].

@@ -3,6 +3,7 @@
 #include "../common/cli.hpp"
 
 #include <arpa/inet.h>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace kam::bench {
@@ -24,7 +25,7 @@ load_options parse_load_options(int argc, char** argv) {
   cli args(argc, argv,
            {"mode", "host", "port", "threads", "duration", "warmup", "count",
             "concurrency", "rate", "connections", "payload", "pipeline", "timeout",
-            "connect-phase", "rotate-source", "hold-file", "progress"});
+            "connect-phase", "rotate-source", "hold-file", "progress", "more-ports"});
   load_options o;
   auto mode = args.str("mode", "conn");
   if (mode == "conn")
@@ -44,6 +45,17 @@ load_options parse_load_options(int argc, char** argv) {
   if (!args.has("port"))
     throw cli_error("--port is required");
   o.port = static_cast<uint16_t>(args.integer("port", 0, 1, 65535));
+  o.ports = {o.port};
+  for (auto more = args.str("more-ports", ""); !more.empty();) {
+    auto comma = more.find(',');
+    auto item = more.substr(0, comma);
+    more = comma == std::string::npos ? "" : more.substr(comma + 1);
+    char* end = nullptr;
+    auto v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 1 || v > 65535)
+      throw cli_error("--more-ports: '" + item + "' is not a port");
+    o.ports.push_back(static_cast<uint16_t>(v));
+  }
   o.threads = static_cast<int>(args.integer("threads", o.threads, 1, 256));
   o.count = static_cast<uint64_t>(args.integer("count", 0, 0, int64_t{1} << 40));
   // With --count alone the run still ends: at most an hour.

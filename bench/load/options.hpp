@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 namespace kam::bench {
 
@@ -15,6 +16,9 @@ struct load_options {
   load_mode mode = load_mode::conn;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  /// chat: client i dials ports[i % size] (--port, then --more-ports: a
+  /// room spread over federated nodes).
+  std::vector<uint16_t> ports;
   int threads = 1;
   double duration = 10; ///< measured seconds (idle: hold time once all connected)
   double warmup = 1;    ///< seconds before measuring (not counted)
