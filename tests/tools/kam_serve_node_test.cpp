@@ -276,6 +276,37 @@ TEST_SUITE("tools/kam_serve nodes") {
     CHECK(a.logs_up(e));
   }
 
+  TEST_CASE("the admin endpoint counts peers up and publications sent and received") {
+    chat_node a{free_port(), {"--admin-port=0"}};
+    chat_node b{free_port(), {"--join=" + a.address()}};
+    REQUIRE(a.logs_up(b));
+    auto admin = a.proc->wait_for_line("admin at");
+    REQUIRE(admin);
+    chat_client ca{a.port};
+    chat_client cb{b.port};
+    std::this_thread::sleep_for(300ms);
+    REQUIRE(cb.c.send_all(numbered("b", 0, 7)));
+    REQUIRE(ca.read_lines(7));
+    REQUIRE(ca.c.send_all(numbered("a", 0, 3)));
+    REQUIRE(cb.read_lines(3));
+    tcp_client h{"127.0.0.1", port_of(*admin)};
+    REQUIRE(h.send_all("GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    bool eof = false;
+    auto body = h.recv_until_eof(eof);
+    auto metric = [&](const std::string& name) {
+      auto at = body.find("\n" + name + " ");
+      return at == std::string::npos ? -1.0 : std::stod(body.substr(at + name.size() + 2));
+    };
+    // A publication is what the framer made of one read: 1..N lines.
+    CHECK(metric("kam_node_peers") == 1);
+    CHECK(metric("kam_node_received_total") >= 1);
+    CHECK(metric("kam_node_received_total") <= 7);
+    CHECK(metric("kam_node_sent_total") >= 1);
+    CHECK(metric("kam_node_sent_total") <= 3);
+    CHECK(metric("kam_node_dropped_total") == 0);
+    CHECK(metric("kam_node_sequence_gaps_total") == 0);
+  }
+
   TEST_CASE("bad node options: exit 2 with one line") {
     auto bin = bin_path("kam-serve");
     auto busy = free_port();
