@@ -272,6 +272,12 @@ int main(int argc, char** argv) {
   if (cfg.node_port < 0 && (!join.empty() || !cfg.node_host.empty()))
     return fail(std::string{!join.empty() ? "--join" : "--node-host"} +
                 " needs --node-port");
+  if (cfg.node_port >= 0) {
+    auto nh = cfg.node_host.empty() ? cfg.host : cfg.node_host;
+    if (nh == "0.0.0.0" || nh == "::" || nh.empty())
+      return fail("--node-host must be an address peers can dial, not '" + nh +
+                  "' (it is this node's address in the mesh)");
+  }
   if (cfg.node_cookie.empty())
     return fail("--node-cookie must not be empty");
   if (cfg.threads < 0 || cfg.threads > 1024)

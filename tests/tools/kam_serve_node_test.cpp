@@ -320,6 +320,7 @@ TEST_SUITE("tools/kam_serve nodes") {
            {{"--node-port=0", "--join=nohost"}, "--join: 'nohost' is not HOST:PORT"},
            {{"--node-port=0", "--join=127.0.0.1:70000"}, "out of range"},
            {{"--node-port=70000"}, "--node-port=70000 is out of range"},
+           {{"--node-port=0", "--host=0.0.0.0"}, "--node-host must be an address peers"},
            {{"--node-port=" + std::to_string(busy)}, "cannot open node port"},
          }) {
       std::vector<std::string> args{"--protocol=chat", "--port=0"};
