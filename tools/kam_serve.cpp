@@ -138,7 +138,7 @@ public:
       .add(node_host, "node-host", "address of the node port (default: --host)")
       .add(join, "join", "peer nodes to dial: HOST:PORT[,HOST:PORT...] (their node ports)")
       .add(node_cookie, "node-cookie",
-           "shared secret of the mesh: nodes with another cookie are refused");
+           "identifier of the mesh (not a password): nodes with another one are refused");
   }
 
   /// The first key of a config file's [global] section that is no option
