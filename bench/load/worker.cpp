@@ -199,7 +199,10 @@ void worker::start_connect(slot& s, uint64_t op_start) {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0)
       return fail(s, classify_errno(errno), now);
   }
-  if (opts_.mode == load_mode::echo)
+  // TLS writes several small records per connection (Finished, then the
+  // payload, close_notify): without NODELAY Nagle holds the second behind
+  // the server's delayed ACK.
+  if (opts_.mode == load_mode::echo || tls_ != nullptr)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   sockaddr_in dst{};
   dst.sin_family = AF_INET;
