@@ -40,12 +40,18 @@ SERVERS = {
     # kam-serve with its admin endpoint on (docs/admin.md): what the counters and
     # the second listener cost. Not in the default set: --servers=kam,kam-admin.
     "kam-admin": ["kam-serve", "--protocol=echo", "--admin-port=0"],
+    # kam-serve echo over TLS 1.3 (--tls-cert/--tls-key: an ECDSA P-256 certificate
+    # made for the run); kam-load then speaks TLS (--tls, no verification).
+    # --tls-echo runs it beside plain kam: what TLS costs.
+    "kam-tls": ["kam-serve", "--protocol=echo"],
     "asio": ["bench-asio-echo"],
     "caf-broker": ["bench-caf-broker-echo"],
     "epoll": ["bench-epoll-echo"],
 }
-OPTIONAL = ["kam-admin"]  # known, but only run when named in --servers
+OPTIONAL = ["kam-admin", "kam-tls"]  # known, but only run when named in --servers
+TLS_SERVERS = {"kam-tls"}  # started with Server.tls's files, driven with kam-load --tls
 BASELINES = ["asio", "caf-broker", "epoll"]  # ratios are taken against these
+TLS_BASELINES = ["kam"]  # --tls-echo: kam-tls against plain kam
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DISTURBED = 0.15  # cores of foreign CPU during a run worth flagging with "!"
 LISTENING = re.compile(r"listening on ([0-9.]+):([0-9]+)")
@@ -84,6 +90,15 @@ def size_name(n):
 
 def build_matrix(profile):
     """Returns (cases, rounds, duration, warmup, idle_hold) for a profile."""
+    if profile == "tls-smoke":
+        return [case("conn", concurrency=4), case("echo", connections=4, payload=64)], \
+            1, 0.3, 0.2, 0.6
+    if profile == "tls":
+        # conn = a full TLS 1.3 handshake per connection (plus a 64 B round trip);
+        # 1 s of warmup: 1000 TLS connections take ~0.5 s to open.
+        cases = [case("conn", concurrency=16), case("echo", connections=64, payload=64),
+                 case("echo", connections=1000, payload=1024)]
+        return cases, 3, 2.0, 1.0, 1.0
     if profile == "smoke":
         cases = [case("conn", concurrency=4), case("echo", connections=4, payload=64),
                  case("idle", connections=100)]
@@ -189,6 +204,7 @@ def pinner(cpus):
 class Server:
     paths = {}  # name -> program path overrides (--kam-serve)
     cpus = None  # CPUs the servers are pinned to (None: not pinned)
+    tls = None  # (cert, key) for TLS_SERVERS, made by make_cert()
 
     def __init__(self, name, threads, logdir):
         prog = SERVERS[name]
@@ -197,6 +213,8 @@ class Server:
         self.path = Server.paths.get(name) or os.path.join(BIN_DIR, prog[0])
         self.argv = [self.path] + prog[1:] + ["--host=127.0.0.1", "--port=0",
                                               "--threads=%d" % threads]
+        if name in TLS_SERVERS and Server.tls:
+            self.argv += ["--tls-cert=" + Server.tls[0], "--tls-key=" + Server.tls[1]]
         self.log_path = os.path.join(logdir, "%s.log" % name)
         self.proc = None
         self.port = None
@@ -246,9 +264,13 @@ class Server:
         return note
 
 
-def load_args(c, port, opts, duration, warmup, idle_hold, hold_file):
+def load_args(c, port, opts, duration, warmup, idle_hold, hold_file, tls=False):
     a = [os.path.join(BIN_DIR, "kam-load"), "--mode=" + c["mode"], "--host=127.0.0.1",
          "--port=%d" % port, "--threads=%d" % opts.load_threads]
+    if tls:
+        # Verified in the smoke run (the CA is the certificate itself); not when
+        # measuring, so the client spends no CPU on the chain.
+        a += ["--tls-ca=" + Server.tls[0]] if opts.smoke else ["--tls"]
     if c["mode"] == "idle":
         a += ["--connections=%d" % c["args"]["connections"], "--duration=%g" % idle_hold,
               "--hold-file=" + hold_file]
@@ -264,7 +286,8 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
     hold_file = os.path.join(tmpdir, "hold")
     if os.path.exists(hold_file):
         os.unlink(hold_file)
-    argv = load_args(c, server.port, opts, duration, warmup, idle_hold, hold_file)
+    argv = load_args(c, server.port, opts, duration, warmup, idle_hold, hold_file,
+                     server.name in TLS_SERVERS)
     res = {"server": server.name, "case": c["key"], "mode": c["mode"], "args": c["args"],
            "rss_before": rss_bytes(pid)}
     marks = {}
@@ -547,6 +570,9 @@ def report(opts):
     """Re-renders a results file written by an earlier run."""
     with open(opts.report) as f:
         doc = json.load(f)
+    if str(doc.get("profile", "")).startswith("tls"):
+        global BASELINES
+        BASELINES = TLS_BASELINES
     cases = []
     for r in doc["runs"]:
         if r["case"] not in [c["key"] for c in cases]:
@@ -586,6 +612,17 @@ def machine():
     # The load average before we start tells whether something else was busy.
     return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": os.uname().release,
             "loadavg_1m_at_start": load}
+
+
+def make_cert(tmpdir):
+    """An ECDSA P-256 certificate for 127.0.0.1/localhost, valid a day: (cert, key)."""
+    cert, key = os.path.join(tmpdir, "cert.pem"), os.path.join(tmpdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def raise_nofile():
@@ -732,6 +769,10 @@ def main():
     ap.add_argument("--chat-nodes", action="store_true",
                     help="cross-node chat fan-out only: clients on 1, 2 and 3 "
                          "federated kam-serve nodes")
+    ap.add_argument("--tls-echo", action="store_true",
+                    help="what TLS costs: kam-serve echo over TLS 1.3 (kam-tls) beside plain "
+                         "kam; conn c=16 (a handshake per connection), echo 64x64 B and "
+                         "1000x1 KiB; with --smoke a few seconds")
     ap.add_argument("--chat", action="store_true",
                     help="chat fan-out only: kam-serve --protocol=chat vs bench-asio-chat")
     ap.add_argument("--serial", action="store_true",
@@ -771,6 +812,8 @@ def main():
         return report(opts)
     if opts.kam_serve:
         Server.paths["kam"] = os.path.abspath(opts.kam_serve)
+    if opts.tls_echo and "--servers" not in " ".join(sys.argv[1:]):
+        opts.servers = "kam,kam-tls"
     servers = [s.strip() for s in opts.servers.split(",") if s.strip()]
     bad = [s for s in servers if s not in SERVERS]
     if bad or not servers:
@@ -780,10 +823,16 @@ def main():
         ap.error("--threads, --load-threads and --rounds must be >= 1")
     if sum([opts.quick, opts.smoke, opts.sweep, opts.serial]) > 1:
         ap.error("choose one of --quick, --smoke, --sweep, --serial")
+    if opts.tls_echo and (opts.quick or opts.sweep or opts.serial):
+        ap.error("--tls-echo has its own matrix (with --smoke: a tiny one)")
     if opts.retry_disturbed is None:
         opts.retry_disturbed = 0 if opts.smoke else 2
     profile = "smoke" if opts.smoke else "quick" if opts.quick else \
               "sweep" if opts.sweep else "serial" if opts.serial else "full"
+    if opts.tls_echo:
+        profile = "tls-smoke" if opts.smoke else "tls"
+        global BASELINES
+        BASELINES = TLS_BASELINES
     cases, rounds, duration, warmup, idle_hold = build_matrix(profile)
     rounds = opts.rounds or rounds
     duration = opts.duration or duration
@@ -807,10 +856,18 @@ def main():
         notes.append("%s skipped: %s not built" % (s, Server(s, 1, "/tmp").path))
         log("[kam-bench] " + notes[-1])
     runnable = [s for s in servers if s not in missing]
+    tmpdir = tempfile.mkdtemp(prefix="kam-bench-")
+    if any(s in TLS_SERVERS for s in runnable):
+        try:
+            Server.tls = make_cert(tmpdir)
+        except (OSError, subprocess.CalledProcessError) as e:
+            for s in [s for s in runnable if s in TLS_SERVERS]:
+                notes.append("%s skipped: no certificate (openssl req: %s)" % (s, e))
+                log("[kam-bench] " + notes[-1])
+            runnable = [s for s in runnable if s not in TLS_SERVERS]
     thread_counts = list(range(1, (os.cpu_count() or 1) + 1)) if opts.sweep else [opts.threads]
     mach = machine()
     started = time.time()
-    tmpdir = tempfile.mkdtemp(prefix="kam-bench-")
     results = []
     for th in thread_counts:
         results += run_matrix(opts, runnable, cases, rounds, duration, warmup, idle_hold,
@@ -848,7 +905,7 @@ def main():
                         os.path.join(opts.out, "kam-bench-%s-%s.png" % (profile, stamp)))
     print("results: %s (%.0fs)" % (os.path.join(opts.out, "latest.json"), elapsed))
     shutil.rmtree(tmpdir, ignore_errors=True)
-    if profile == "smoke":
+    if profile in ("smoke", "tls-smoke"):
         failed = [r for r in summary if r["figure"] is None or r["mismatch"]]
         for r in failed:
             log("kam-bench: smoke FAILED: %s %s: %s" % (

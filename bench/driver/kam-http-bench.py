@@ -10,8 +10,14 @@ kam/nginx and kam/h2o; writes JSON with --out.
 
 With --tls every server serves HTTPS with one certificate made for the run (ECDSA
 P-256, `openssl req`; TLS 1.2/1.3, each server's default ciphers and session tickets):
-connection per request then measures TLS handshakes/s, keep-alive HTTPS requests/s.
+connection per request then measures TLS handshakes/s (resumed ones: wrk reuses the
+session of each connection slot), keep-alive HTTPS requests/s.
 Default servers then: kam,nginx (issue 14's comparison).
+
+Besides req/s it records the server's CPU per request (/proc/PID/stat of the server
+and its children, over the wrk run) and the cores the server and wrk used: on a
+2-core machine wrk's own handshakes can use its whole core, and then the rate is the
+client's, and CPU per request is the figure that compares servers.
 
     kam-http-bench [--rounds 3] [--duration 3] [--connections 64] [--tls] [--kam-serve PATH]
 """
@@ -19,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -29,6 +36,31 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime+stime of `pid` and its children still running (nginx's worker)."""
+    total = 0.0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def free_port():
@@ -135,14 +167,18 @@ def to_us(text):
     return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
-def wrk(port, path, close, conns, duration, cpus, tls=False):
+def wrk(port, path, close, conns, duration, cpus, server_pid, tls=False):
     cmd = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % max(1, round(duration)), "--latency"]
     if close:
         cmd += ["-H", "Connection: close"]
     cmd.append("%s://127.0.0.1:%d%s" % ("https" if tls else "http", port, path))
+    srv0, wrk0, t0 = cpu_seconds(server_pid), children_cpu(), time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pinner(cpus),
                          timeout=duration + 30).stdout
+    srv_cpu, wrk_cpu = cpu_seconds(server_pid) - srv0, children_cpu() - wrk0
+    wall = time.monotonic() - t0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
     errors = 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -151,7 +187,11 @@ def wrk(port, path, close, conns, duration, cpus, tls=False):
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if m:
         errors += int(m.group(1))
-    return {"rps": rps, "p99_us": p99, "errors": errors, "cmd": " ".join(cmd)}
+    # The server's CPU per request (includes wrk's connect/ramp-down edges) and the
+    # cores wrk used: with wrk near 1.0 the client, not the server, set the rate.
+    return {"rps": rps, "p99_us": p99, "errors": errors, "cmd": " ".join(cmd),
+            "srv_us_per_req": srv_cpu / total * 1e6 if total else None,
+            "srv_cores": srv_cpu / wall, "wrk_cores": wrk_cpu / wall}
 
 
 def main():
@@ -187,8 +227,12 @@ def main():
     cases = [("100B keep-alive", "/small.html", False), ("100B close", "/small.html", True),
              ("16KiB keep-alive", "/k16.bin", False), ("16KiB close", "/k16.bin", True)]
     if tls:  # handshakes/s (close) and HTTPS requests/s (keep-alive)
+        # wrk keeps each connection's SSL object (SSL_clear), so after the first
+        # connection every handshake is a TLS 1.3 resumption (PSK + ECDHE, no
+        # certificate or signature); kam-load --tls (kam-bench --tls-echo) does
+        # full handshakes.
         cases = [("TLS 100B keep-alive", "/small.html", False),
-                 ("TLS 100B close (handshakes)", "/small.html", True)]
+                 ("TLS 100B close (resumed handshakes)", "/small.html", True)]
     results = {}
     try:
         for r in range(opts.rounds):
@@ -198,19 +242,21 @@ def main():
                 try:
                     for case, path, close in cases:
                         res = wrk(port, path, close, opts.connections, opts.duration,
-                                  load_cpus, tls is not None)
+                                  load_cpus, proc.pid, tls is not None)
                         results.setdefault(case, {}).setdefault(name, []).append(res)
                         print("[kam-http-bench] round %d %s %s: %.0f req/s p99 %.0f us "
-                              "errors %d" % (r + 1, name, case, res["rps"], res["p99_us"],
-                                             res["errors"]), flush=True)
+                              "errors %d, server %.0f us CPU/req (%.2f cores), wrk %.2f "
+                              "cores" % (r + 1, name, case, res["rps"], res["p99_us"],
+                                         res["errors"], res["srv_us_per_req"] or 0,
+                                         res["srv_cores"], res["wrk_cores"]), flush=True)
                 finally:
                     stop(proc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print("| case | server | req/s (median) | p99 us | errors | kam/this req/s | "
-          "kam/this p99 |")
-    print("|---|---|---|---|---|---|---|")
+          "kam/this p99 | server CPU us/req | server cores | wrk cores |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for case, _, _ in cases:
         med = {}
@@ -218,16 +264,21 @@ def main():
             runs = results[case][name]
             med[name] = {"rps": statistics.median(x["rps"] for x in runs),
                          "p99_us": statistics.median(x["p99_us"] for x in runs),
-                         "errors": sum(x["errors"] for x in runs)}
+                         "errors": sum(x["errors"] for x in runs),
+                         "srv_us_per_req": statistics.median(
+                             x["srv_us_per_req"] or 0 for x in runs),
+                         "srv_cores": statistics.median(x["srv_cores"] for x in runs),
+                         "wrk_cores": statistics.median(x["wrk_cores"] for x in runs)}
         summary[case] = med
         for name in servers:
             m = med[name]
             ratio = med["kam"]["rps"] / m["rps"] if "kam" in med and m["rps"] else 0
             pr = med["kam"]["p99_us"] / m["p99_us"] if "kam" in med and m["p99_us"] else 0
-            print("| %s | %s | %.0f | %.0f | %d | %s | %s |" %
+            print("| %s | %s | %.0f | %.0f | %d | %s | %s | %.0f | %.2f | %.2f |" %
                   (case, name, m["rps"], m["p99_us"], m["errors"],
                    "-" if name == "kam" else "%.2fx" % ratio,
-                   "-" if name == "kam" else "%.2fx" % pr))
+                   "-" if name == "kam" else "%.2fx" % pr, m["srv_us_per_req"],
+                   m["srv_cores"], m["wrk_cores"]))
     if opts.out:
         with open(opts.out, "w") as f:
             json.dump({"settings": vars(opts), "runs": results, "medians": summary}, f,

@@ -6,6 +6,7 @@
 #include "chat.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "tls.hpp"
 #include "worker.hpp"
 
 #include <chrono>
@@ -46,10 +47,14 @@ int run(int argc, char** argv) {
                    ? clock.start_ns + to_ns(opts.connect_phase + opts.duration) + 5 * sec
                    : clock.measure_ns + to_ns(opts.duration);
   std::vector<std::unique_ptr<thread_stats>> stats;
+  std::vector<std::unique_ptr<tls_client>> tls; // one context per worker thread
   std::vector<std::unique_ptr<worker>> workers;
   for (int i = 0; i < opts.threads; ++i) {
     stats.push_back(std::make_unique<thread_stats>());
-    workers.push_back(std::make_unique<worker>(opts, i, clock, *stats.back()));
+    if (opts.tls)
+      tls.push_back(std::make_unique<tls_client>(opts));
+    workers.push_back(std::make_unique<worker>(opts, i, clock, *stats.back(),
+                                               opts.tls ? tls.back().get() : nullptr));
   }
   std::atomic<int> finished{0};
   std::vector<std::thread> threads;

@@ -25,7 +25,8 @@ load_options parse_load_options(int argc, char** argv) {
   cli args(argc, argv,
            {"mode", "host", "port", "threads", "duration", "warmup", "count",
             "concurrency", "rate", "connections", "payload", "pipeline", "timeout",
-            "connect-phase", "rotate-source", "hold-file", "progress", "more-ports"});
+            "connect-phase", "rotate-source", "hold-file", "progress", "more-ports", "tls",
+            "tls-ca"});
   load_options o;
   auto mode = args.str("mode", "conn");
   if (mode == "conn")
@@ -77,6 +78,12 @@ load_options parse_load_options(int argc, char** argv) {
   o.rotate_source = args.flag("rotate-source", (ntohl(probe.s_addr) >> 24) == 127);
   o.hold_file = args.str("hold-file", "");
   o.progress = args.flag("progress", true);
+  o.tls_ca = args.str("tls-ca", "");
+  o.tls = args.flag("tls", !o.tls_ca.empty());
+  if (!o.tls && !o.tls_ca.empty())
+    throw cli_error("--tls-ca needs --tls");
+  if (o.tls && o.mode == load_mode::chat)
+    throw cli_error("--tls applies to --mode=conn, echo and idle");
   if (o.rate > 0 && o.mode != load_mode::conn)
     throw cli_error("--rate applies to --mode=conn only");
   if (!o.hold_file.empty() && o.mode != load_mode::idle)
@@ -98,7 +105,10 @@ void to_json(nlohmann::json& j, const load_options& o) {
                      {"count", o.count},
                      {"payload", o.payload},
                      {"timeout", o.timeout},
-                     {"rotate_source", o.rotate_source}};
+                     {"rotate_source", o.rotate_source},
+                     {"tls", o.tls}};
+  if (o.tls)
+    j["tls_verify"] = !o.tls_ca.empty();
   if (o.mode == load_mode::conn) {
     j["concurrency"] = o.concurrency;
     j["rate"] = o.rate;

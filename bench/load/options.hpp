@@ -33,6 +33,8 @@ struct load_options {
   bool rotate_source = true; ///< bind to 127.0.0.2-254 before connect
   std::string hold_file;     ///< idle: created once all connections are open
   bool progress = true;      ///< live progress on stderr
+  bool tls = false;          ///< conn/echo/idle over TLS 1.3 (bench/load/tls.hpp)
+  std::string tls_ca;        ///< --tls-ca: verify the server against it (implies tls)
 };
 
 /// Parses argv; throws cli_error (one-line message) on any bad option.

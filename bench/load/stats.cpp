@@ -23,6 +23,8 @@ const char* to_string(error_kind k) {
     return "fd_limit";
   case error_kind::dropped:
     return "dropped";
+  case error_kind::tls:
+    return "tls";
   default:
     return "other";
   }

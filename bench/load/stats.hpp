@@ -19,6 +19,7 @@ enum class error_kind {
   addr_unavail, ///< EADDRNOTAVAIL / EADDRINUSE: out of source ports
   fd_limit,     ///< EMFILE / ENFILE / ENOBUFS
   dropped,      ///< open loop: no free slot at the scheduled start time
+  tls,          ///< --tls: handshake failed (or verification), bad record, alert
   other,
   count_
 };

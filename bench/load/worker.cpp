@@ -43,8 +43,9 @@ uint64_t now_ns() {
 }
 
 struct worker::slot {
-  enum class state { idle, connecting, active, established, backoff };
+  enum class state { idle, connecting, handshaking, active, established, backoff };
   int fd = -1;
+  ssl_st* ssl = nullptr; ///< --tls: the session on fd
   state st = state::idle;
   uint32_t seed = 0;
   uint64_t op_start = 0; ///< conn: cycle start (open loop: the scheduled time)
@@ -55,9 +56,10 @@ struct worker::slot {
   std::vector<uint64_t> stamps;                ///< echo: queue time per in-flight message
 };
 
-worker::worker(const load_options& opts, int index, run_clock& clock, thread_stats& stats)
-  : opts_(opts), index_(index), clock_(clock), stats_(stats), rbuf_(read_buffer_size),
-    src_counter_(static_cast<uint32_t>(index) * 61u) {
+worker::worker(const load_options& opts, int index, run_clock& clock, thread_stats& stats,
+               const tls_client* tls)
+  : opts_(opts), index_(index), clock_(clock), stats_(stats), tls_(tls),
+    rbuf_(read_buffer_size), src_counter_(static_cast<uint32_t>(index) * 61u) {
   auto share = [&](uint64_t total) {
     auto t = static_cast<uint64_t>(opts.threads);
     auto i = static_cast<uint64_t>(index);
@@ -89,8 +91,7 @@ worker::worker(const load_options& opts, int index, run_clock& clock, thread_sta
 
 worker::~worker() {
   for (auto& s : slots_)
-    if (s->fd >= 0)
-      ::close(s->fd);
+    close_slot(*s);
   if (ep_ >= 0)
     ::close(ep_);
 }
@@ -147,11 +148,16 @@ void worker::run() {
     }
   }
   done_ns_ = std::min(now, clock_.end_ns);
-  for (auto& s : slots_) {
-    if (s->fd >= 0)
-      ::close(s->fd);
-    s->fd = -1;
-  }
+  for (auto& s : slots_)
+    close_slot(*s);
+}
+
+void worker::close_slot(slot& s) {
+  tls_close(s.ssl); // close_notify first, if the handshake got that far
+  s.ssl = nullptr;
+  if (s.fd >= 0)
+    ::close(s.fd);
+  s.fd = -1;
 }
 
 void worker::start_open_loop(uint64_t now) {
@@ -193,7 +199,10 @@ void worker::start_connect(slot& s, uint64_t op_start) {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0)
       return fail(s, classify_errno(errno), now);
   }
-  if (opts_.mode == load_mode::echo)
+  // TLS writes several small records per connection (Finished, then the
+  // payload, close_notify): without NODELAY Nagle holds the second behind
+  // the server's delayed ACK.
+  if (opts_.mode == load_mode::echo || tls_ != nullptr)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   sockaddr_in dst{};
   dst.sin_family = AF_INET;
@@ -222,7 +231,20 @@ void worker::on_event(slot& s, uint32_t events, uint64_t now) {
     }
     if (!(events & EPOLLOUT))
       return;
+    if (tls_ != nullptr) {
+      s.ssl = tls_->make(s.fd);
+      if (s.ssl == nullptr)
+        return fail(s, error_kind::tls, now);
+      s.st = slot::state::handshaking;
+      // The ServerHello is a round trip away: nothing to read yet.
+      handshake(s, now);
+      return;
+    }
     if (on_connected(s, now) == step::closed)
+      return;
+  } else if (s.st == slot::state::handshaking) {
+    // Every edge (readable or writable) may move the handshake on.
+    if (handshake(s, now) == step::closed || s.st == slot::state::handshaking)
       return;
   } else if ((events & EPOLLOUT) && s.sent < s.target) {
     if (write_pending(s) == step::closed)
@@ -230,6 +252,17 @@ void worker::on_event(slot& s, uint32_t events, uint64_t now) {
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
     read_available(s, now);
+}
+
+worker::step worker::handshake(slot& s, uint64_t now) {
+  auto r = tls_handshake(s.ssl);
+  if (r.status == tls_status::again)
+    return step::keep;
+  if (r.status != tls_status::ok) {
+    fail(s, r.error, now);
+    return step::closed;
+  }
+  return on_connected(s, now);
 }
 
 worker::step worker::on_connected(slot& s, uint64_t now) {
@@ -256,7 +289,19 @@ worker::step worker::write_pending(slot& s) {
   auto max_chunk = std::max(opts_.payload, read_buffer_size);
   while (s.sent < s.target) {
     auto n = std::min<uint64_t>(s.target - s.sent, max_chunk);
-    auto w = ::write(s.fd, p + (s.seed + s.sent) % pattern_period, n);
+    const char* from = p + (s.seed + s.sent) % pattern_period;
+    if (s.ssl != nullptr) {
+      auto r = tls_write(s.ssl, from, n);
+      if (r.status == tls_status::again)
+        return step::keep; // retried with the same pointer, n only grows
+      if (r.status != tls_status::ok) {
+        fail(s, r.error, now_ns());
+        return step::closed;
+      }
+      s.sent += r.n;
+      continue;
+    }
+    auto w = ::write(s.fd, from, n);
     if (w < 0) {
       if (errno == EAGAIN || errno == EINTR)
         return step::keep; // the edge-triggered EPOLLOUT resumes us
@@ -270,8 +315,23 @@ worker::step worker::write_pending(slot& s) {
 
 worker::step worker::read_available(slot& s, uint64_t now) {
   const char* p = pattern(0);
-  for (int round = 0; round < 16; ++round) {
-    auto n = ::read(s.fd, rbuf_.data(), rbuf_.size());
+  // TLS: a read returns one record at most, and OpenSSL may hold more it
+  // read ahead, so read until it would block (edge-triggered: the next
+  // edge comes only for new bytes).
+  for (int round = 0; s.ssl != nullptr || round < 16; ++round) {
+    ssize_t n = 0;
+    if (s.ssl != nullptr) {
+      auto r = tls_read(s.ssl, rbuf_.data(), rbuf_.size());
+      if (r.status == tls_status::again)
+        return step::keep;
+      if (r.status == tls_status::failed) {
+        fail(s, r.error, now);
+        return step::closed;
+      }
+      n = static_cast<ssize_t>(r.n); // closed: 0, as an EOF
+    } else {
+      n = ::read(s.fd, rbuf_.data(), rbuf_.size());
+    }
     if (n == 0) {
       // The server closed while we expected (or could still expect) bytes.
       fail(s, error_kind::short_read, now);
@@ -293,7 +353,7 @@ worker::step worker::read_available(slot& s, uint64_t now) {
     s.deadline = now + static_cast<uint64_t>(opts_.timeout * 1e9);
     if (on_message(s, now) == step::closed)
       return step::closed;
-    if (got < rbuf_.size())
+    if (got < rbuf_.size() && s.ssl == nullptr)
       return step::keep; // short read: drained until the next edge
   }
   return step::keep;
@@ -344,8 +404,7 @@ void worker::finish(slot& s, uint64_t now) {
     thread_stats::bump(stats_.bytes, opts_.payload);
     ++done_ops_;
   }
-  ::close(s.fd); // we close first: TIME_WAIT lands on our rotating source addresses
-  s.fd = -1;
+  close_slot(s); // we close first: TIME_WAIT lands on our rotating source addresses
   s.st = slot::state::idle;
   if (interval_ > 0)
     free_.push_back(&s);
@@ -358,9 +417,7 @@ void worker::fail(slot& s, error_kind kind, uint64_t now) {
     thread_stats::bump(stats_.errors[static_cast<size_t>(kind)]);
   else
     thread_stats::bump(stats_.warmup_errors);
-  if (s.fd >= 0)
-    ::close(s.fd);
-  s.fd = -1;
+  close_slot(s);
   if (opts_.mode == load_mode::idle) {
     if (s.st == slot::state::established)
       stats_.established.fetch_sub(1, std::memory_order_relaxed);
@@ -380,7 +437,7 @@ void worker::fail(slot& s, error_kind kind, uint64_t now) {
 void worker::sweep(uint64_t now) {
   for (auto& sp : slots_) {
     auto& s = *sp;
-    bool waiting = s.st == slot::state::connecting ||
+    bool waiting = s.st == slot::state::connecting || s.st == slot::state::handshaking ||
                    (s.st == slot::state::active && s.received < s.target);
     if (waiting && now > s.deadline) {
       fail(s, error_kind::timeout, now);

@@ -4,6 +4,7 @@
 
 #include "options.hpp"
 #include "stats.hpp"
+#include "tls.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -27,7 +28,9 @@ uint64_t now_ns();
 class worker {
 public:
   /// `index`-th of opts.threads workers. Call run() on the thread that owns it.
-  worker(const load_options& opts, int index, run_clock& clock, thread_stats& stats);
+  /// `tls` (this worker's own, set iff opts.tls) makes every connection TLS.
+  worker(const load_options& opts, int index, run_clock& clock, thread_stats& stats,
+         const tls_client* tls = nullptr);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -45,6 +48,8 @@ private:
   void start_connect(slot& s, uint64_t op_start);
   void on_event(slot& s, uint32_t events, uint64_t now);
   step on_connected(slot& s, uint64_t now);
+  step handshake(slot& s, uint64_t now);
+  void close_slot(slot& s);
   step write_pending(slot& s);
   step read_available(slot& s, uint64_t now);
   step on_message(slot& s, uint64_t now);
@@ -60,6 +65,7 @@ private:
   int index_;
   run_clock& clock_;
   thread_stats& stats_;
+  const tls_client* tls_;
   int ep_ = -1;
   std::vector<std::unique_ptr<slot>> slots_;
   std::vector<slot*> free_; ///< open loop: idle slots

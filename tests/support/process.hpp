@@ -68,4 +68,7 @@ std::string bin_path(const std::string& name);
 /// The port from a "listening on HOST:PORT" line, or 0.
 uint16_t port_of(const std::string& listening_line);
 
+/// A field of /proc/PID/status in KiB (e.g. "VmRSS"), or -1.
+long status_kib(int pid, const std::string& field);
+
 } // namespace kam::test
