@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -60,6 +62,28 @@ child_process::~child_process() {
     ::close(err_fd_);
 }
 
+namespace {
+
+/// Appends what `fd` has to `buf`, waiting until `deadline`; false at EOF,
+/// on an error or once the deadline has passed.
+bool read_more(int fd, std::string& buf, clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())
+                .count();
+  if (left <= 0 || fd < 0)
+    return false;
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(left)) <= 0)
+    return true; // nothing yet: the caller looks again, then gives up at the deadline
+  char chunk[4096];
+  auto n = ::read(fd, chunk, sizeof(chunk));
+  if (n <= 0)
+    return false;
+  buf.append(chunk, static_cast<size_t>(n));
+  return true;
+}
+
+} // namespace
+
 std::optional<std::string> child_process::wait_for_line(const std::string& needle,
                                                         duration timeout) {
   auto deadline = clock::now() + timeout;
@@ -75,17 +99,8 @@ std::optional<std::string> child_process::wait_for_line(const std::string& needl
         return line;
       start = nl + 1;
     }
-    auto left = std::chrono::duration_cast<duration>(deadline - clock::now()).count();
-    if (left <= 0 || out_fd_ < 0)
+    if (!read_more(out_fd_, out_, deadline))
       return std::nullopt;
-    pollfd p{out_fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0)
-      continue;
-    char buf[4096];
-    auto n = ::read(out_fd_, buf, sizeof(buf));
-    if (n <= 0)
-      return std::nullopt;
-    out_.append(buf, static_cast<size_t>(n));
   }
 }
 
@@ -96,17 +111,8 @@ std::optional<size_t> child_process::wait_for_err(const std::string& needle,
     auto at = from <= err_.size() ? err_.find(needle, from) : std::string::npos;
     if (at != std::string::npos)
       return at + needle.size();
-    auto left = std::chrono::duration_cast<duration>(deadline - clock::now()).count();
-    if (left <= 0 || err_fd_ < 0)
+    if (!read_more(err_fd_, err_, deadline))
       return std::nullopt;
-    pollfd p{err_fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0)
-      continue;
-    char buf[4096];
-    auto n = ::read(err_fd_, buf, sizeof(buf));
-    if (n <= 0)
-      return std::nullopt;
-    err_.append(buf, static_cast<size_t>(n));
   }
 }
 
@@ -185,6 +191,20 @@ long status_kib(int pid, const std::string& field) {
     if (line.compare(0, field.size() + 1, field + ":") == 0)
       return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
   return -1;
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  ::close(fd);
+  return ok ? ntohs(a.sin_port) : 0;
 }
 
 } // namespace kam::test

@@ -71,4 +71,8 @@ uint16_t port_of(const std::string& listening_line);
 /// A field of /proc/PID/status in KiB (e.g. "VmRSS"), or -1.
 long status_kib(int pid, const std::string& field);
 
+/// A loopback port nothing listens on now (bound to 0, read back, closed),
+/// for tests that must name a port before a process binds it; 0 on error.
+uint16_t free_port();
+
 } // namespace kam::test

@@ -24,22 +24,11 @@
 using namespace std::chrono_literals;
 using kam::test::bin_path;
 using kam::test::child_process;
+using kam::test::free_port;
 using kam::test::port_of;
 using kam::test::tcp_client;
 
 namespace {
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string addr(uint16_t port) {
   return "127.0.0.1:" + std::to_string(port);

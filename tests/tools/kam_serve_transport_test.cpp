@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 using kam::test::bin_path;
 using kam::test::certs;
 using kam::test::child_process;
+using kam::test::free_port;
 using kam::test::count_lines;
 using kam::test::port_of;
 using kam::test::run_to_exit;
@@ -117,20 +118,6 @@ std::string wait_lines(const std::string& path, size_t n) {
     std::this_thread::sleep_for(25ms);
   }
   return text;
-}
-
-/// A port nothing listens on now (bound to 0, read back, closed).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 /// Whether something listens on 127.0.0.1:port, from /proc/net/tcp (a

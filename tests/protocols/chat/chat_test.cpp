@@ -140,16 +140,6 @@ std::vector<std::unique_ptr<client>> connect(uint16_t port, size_t n) {
   return cs;
 }
 
-/// A field of /proc/<pid>/status in KiB (e.g. "VmRSS"), or -1.
-long status_kib(int pid, const std::string& field) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, field.size() + 1, field + ":") == 0)
-      return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
-  return -1;
-}
-
 /// Sends `count` numbered lines of `text` from `from`, never more than
 /// `lag` lines ahead of what `to` has read (pub/sub has no backpressure: a
 /// reader that falls a hard limit behind is cut off, as the policy says).
@@ -337,7 +327,7 @@ TEST_SUITE("protocols.chat") {
     REQUIRE(line);
     auto port = test::port_of(*line);
     auto cs = connect(port, 3);
-    auto base = status_kib(p.pid(), "VmRSS");
+    auto base = kam::test::status_kib(p.pid(), "VmRSS");
     long peak = base;
     const std::string text(1000, 'q');
     const size_t count = 16000; // 16 MB through the server
@@ -356,10 +346,10 @@ TEST_SUITE("protocols.chat") {
           REQUIRE(from.c.send_all(chunk));
         to.pump(1000ms);
       }
-      peak = std::max(peak, status_kib(p.pid(), "VmRSS"));
+      peak = std::max(peak, kam::test::status_kib(p.pid(), "VmRSS"));
     }
     cs[1]->wait_lines(count, 10000ms);
-    peak = std::max(peak, status_kib(p.pid(), "VmRSS"));
+    peak = std::max(peak, kam::test::status_kib(p.pid(), "VmRSS"));
     check_numbered(*cs[1], text, count);
     bool eof = false;
     cs[2]->c.recv_until_eof(eof, 5000ms);
