@@ -39,8 +39,8 @@ caf::error bad_name(const std::string& name) {
 /// at all. Set by the caller that adds a subscriber or a thread hub *before*
 /// it returns, so a publication that happens after sees them.
 struct bp_shared {
-  std::atomic<int> relays{0}; ///< thread hubs attached to the root
-  std::atomic<int> direct{0}; ///< subscribers attached to the root itself
+  std::atomic<int> relays{0};         ///< thread hubs attached to the root
+  std::atomic<int> direct{0};         ///< subscribers attached to the root itself
   std::atomic<bool> federated{false}; ///< the root has a node (peers may listen)
 };
 

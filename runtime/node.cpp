@@ -41,9 +41,9 @@ using node_peers_atom = caf::atom_constant<caf::atom("kam_npeers")>;
 
 uint64_t new_incarnation() {
   std::random_device rd;
-  std::mt19937_64 gen{(uint64_t{rd()} << 32) ^ rd() ^
-                      static_cast<uint64_t>(
-                        std::chrono::steady_clock::now().time_since_epoch().count())};
+  std::mt19937_64 gen{
+    (uint64_t{rd()} << 32) ^ rd() ^
+    static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   uint64_t x = 0;
   while (x == 0)
     x = gen();
@@ -56,9 +56,7 @@ uint64_t new_incarnation() {
 class node_actor : public caf::event_based_actor {
 public:
   node_actor(caf::actor_config& cfg, node_options opts, std::shared_ptr<node_counters> st)
-    : caf::event_based_actor(cfg),
-      opts_(std::move(opts)),
-      stats_(std::move(st)),
+    : caf::event_based_actor(cfg), opts_(std::move(opts)), stats_(std::move(st)),
       incarnation_(new_incarnation()) {
     // No print_and_drop: an error reply to a remote sender can kill it
     // (CAF #1111). What this actor does not know it drops silently.
@@ -125,8 +123,8 @@ public:
       [this](bp_out_atom, caf::atom_value name, const caf::message& payload) {
         // Published on this node: once to every peer that is up.
         ++seq_;
-        auto msg = caf::make_message(node_pub_atom::value, name, incarnation_, seq_,
-                                     payload);
+        auto msg =
+          caf::make_message(node_pub_atom::value, name, incarnation_, seq_, payload);
         uint64_t sent = 0;
         uint64_t dropped = 0;
         for (auto& kv : peers_) {
@@ -177,10 +175,10 @@ public:
 
 private:
   struct peer {
-    std::string target;     ///< what to dial: as given in --join, or as learned
-    caf::actor handle;      ///< its node actor; null while not up
+    std::string target; ///< what to dial: as given in --join, or as learned
+    caf::actor handle;  ///< its node actor; null while not up
     uint64_t incarnation = 0;
-    bool join = false;      ///< named in --join: dialed until it answers, always
+    bool join = false; ///< named in --join: dialed until it answers, always
     bool dialing = false;
     bool retry_logged = false;
     uint64_t epoch = 0;      ///< of the current dial; stale answers are ignored
@@ -361,7 +359,7 @@ private:
   void failed(const std::string& key, const std::string& why) {
     auto& p = peers_[key];
     p.dialing = false;
-    (void) why; // the state line is enough; the reason differs every try
+    (void)why; // the state line is enough; the reason differs every try
     retry_later(key, p);
   }
 
@@ -370,8 +368,8 @@ private:
       p.retry_logged = true;
       event("peer " + key + " retrying");
     }
-    p.backoff = p.backoff.count() == 0 ? opts_.retry_min
-                                       : std::min(p.backoff * 2, opts_.retry_max);
+    p.backoff =
+      p.backoff.count() == 0 ? opts_.retry_min : std::min(p.backoff * 2, opts_.retry_max);
     delayed_send(this, p.backoff, node_dial_atom::value, key, p.epoch);
   }
 
@@ -399,7 +397,8 @@ bool parse_node_address(const std::string& text, std::string& host, uint16_t& po
   std::string p;
   if (!text.empty() && text[0] == '[') {
     auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+    if (close == std::string::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
       why = "'" + text + "' is not HOST:PORT or [V6]:PORT";
       return false;
     }
@@ -407,8 +406,7 @@ bool parse_node_address(const std::string& text, std::string& host, uint16_t& po
     p = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0 ||
-        text.find(':') != colon) {
+    if (colon == std::string::npos || colon == 0 || text.find(':') != colon) {
       why = "'" + text + "' is not HOST:PORT or [V6]:PORT";
       return false;
     }

@@ -17,13 +17,15 @@ namespace kam::runtime {
 /// Counters of a node, shared with whoever reports them (kam-serve's admin
 /// endpoint). Written by the node actor, read anywhere (relaxed).
 struct node_counters {
-  std::atomic<uint64_t> peers{0};     ///< peers up now
-  std::atomic<uint64_t> sent{0};      ///< publications sent to a peer (one per peer)
-  std::atomic<uint64_t> received{0};  ///< publications received from peers and delivered
-  std::atomic<uint64_t> dropped{0};   ///< publications not sent to a known peer that was not up
-  std::atomic<uint64_t> gaps{0};      ///< sequence numbers of a peer never received here
-  std::atomic<uint64_t> unrouted{0};  ///< received for a backplane name this node lacks
-  std::atomic<uint64_t> refused{0};   ///< introductions refused (our own address, a bad one)
+  std::atomic<uint64_t> peers{0};    ///< peers up now
+  std::atomic<uint64_t> sent{0};     ///< publications sent to a peer (one per peer)
+  std::atomic<uint64_t> received{0}; ///< publications received from peers and delivered
+  std::atomic<uint64_t> dropped{
+    0}; ///< publications not sent to a known peer that was not up
+  std::atomic<uint64_t> gaps{0};     ///< sequence numbers of a peer never received here
+  std::atomic<uint64_t> unrouted{0}; ///< received for a backplane name this node lacks
+  std::atomic<uint64_t> refused{
+    0}; ///< introductions refused (our own address, a bad one)
 };
 
 /// How a node joins the mesh (kam-serve's --node-host/--node-port/--join).
@@ -95,9 +97,9 @@ void federate(const node& n, const caf::actor& bp);
 
 /// The peers up now, by node address (tests, introspection). Blocks until
 /// the node answers (at most `timeout`); empty on timeout.
-std::vector<std::string> node_peers(caf::actor_system& sys, const node& n,
-                                    std::chrono::milliseconds timeout =
-                                      std::chrono::milliseconds{2000});
+std::vector<std::string>
+node_peers(caf::actor_system& sys, const node& n,
+           std::chrono::milliseconds timeout = std::chrono::milliseconds{2000});
 
 /// "HOST:PORT", with brackets around an IPv6 host. Pure.
 std::string node_address(const std::string& host, uint16_t port);

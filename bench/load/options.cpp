@@ -23,10 +23,10 @@ const char* to_string(load_mode m) {
 
 load_options parse_load_options(int argc, char** argv) {
   cli args(argc, argv,
-           {"mode", "host", "port", "threads", "duration", "warmup", "count",
-            "concurrency", "rate", "connections", "payload", "pipeline", "timeout",
-            "connect-phase", "rotate-source", "hold-file", "progress", "more-ports", "tls",
-            "tls-ca"});
+           {"mode",      "host",     "port",        "threads",       "duration",
+            "warmup",    "count",    "concurrency", "rate",          "connections",
+            "payload",   "pipeline", "timeout",     "connect-phase", "rotate-source",
+            "hold-file", "progress", "more-ports",  "tls",           "tls-ca"});
   load_options o;
   auto mode = args.str("mode", "conn");
   if (mode == "conn")

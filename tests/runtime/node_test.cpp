@@ -97,7 +97,8 @@ TEST_SUITE("runtime.node") {
     member a{"t", {}};
     member b{"t", {a.n.address}};
     member c{"t", {a.n.address}};
-    REQUIRE(eventually([&] { return a.peers() == 2 && b.peers() == 2 && c.peers() == 2; }));
+    REQUIRE(
+      eventually([&] { return a.peers() == 2 && b.peers() == 2 && c.peers() == 2; }));
     CHECK(a.n.stats->peers == 2);
     auto sb = subscribe_to(*b.sys, "T");
     auto sc = subscribe_to(*c.sys, "T");
