@@ -179,7 +179,6 @@ private:
     caf::actor handle;  ///< its node actor; null while not up
     uint64_t incarnation = 0;
     bool join = false; ///< named in --join: dialed until it answers, always
-    bool dialing = false;
     bool retry_logged = false;
     uint64_t epoch = 0;      ///< of the current dial; stale answers are ignored
     uint64_t down_epoch = 0; ///< of the current stretch of not being up
@@ -236,7 +235,6 @@ private:
       event("peer " + p.target + " not dialed: " + why);
       return;
     }
-    p.dialing = true;
     auto epoch = ++p.epoch;
     auto timeout = opts_.welcome_timeout;
     request(mm_, timeout, caf::connect_atom::value, host, port)
@@ -247,7 +245,7 @@ private:
             return;
           auto remote = caf::actor_cast<caf::actor>(ptr);
           if (!remote) {
-            failed(key, "no node published there");
+            retry_later(key, peers_[key]); // no node published there
             return;
           }
           request(remote, timeout, node_hello_atom::value, self_, incarnation_,
@@ -268,14 +266,14 @@ private:
                 on_up(k, remote, inc);
                 learn(members);
               },
-              [this, key, epoch](caf::error& err) {
+              [this, key, epoch](const caf::error&) {
                 if (current(key, epoch))
-                  failed(key, "no welcome: " + home_system().render(err));
+                  retry_later(key, peers_[key]);
               });
         },
-        [this, key, epoch](caf::error& err) {
+        [this, key, epoch](const caf::error&) {
           if (current(key, epoch))
-            failed(key, home_system().render(err));
+            retry_later(key, peers_[key]);
         });
   }
 
@@ -301,7 +299,6 @@ private:
 
   void on_up(const std::string& key, const caf::actor& who, uint64_t inc) {
     auto& p = peers_[key];
-    p.dialing = false;
     if (p.up()) {
       if (p.handle == who && p.incarnation == inc)
         return; // both dialed: the second introduction changes nothing
@@ -356,13 +353,6 @@ private:
       delayed_send(this, opts_.forget_after, node_forget_atom::value, key, epoch);
   }
 
-  void failed(const std::string& key, const std::string& why) {
-    auto& p = peers_[key];
-    p.dialing = false;
-    (void)why; // the state line is enough; the reason differs every try
-    retry_later(key, p);
-  }
-
   void retry_later(const std::string& key, peer& p) {
     if (!p.retry_logged) {
       p.retry_logged = true;
@@ -393,13 +383,14 @@ std::string node_address(const std::string& host, uint16_t port) {
 
 bool parse_node_address(const std::string& text, std::string& host, uint16_t& port,
                         std::string& why) {
+  auto not_address = [&] { return "'" + text + "' is not HOST:PORT or [V6]:PORT"; };
   std::string h;
   std::string p;
   if (!text.empty() && text[0] == '[') {
     auto close = text.find(']');
     if (close == std::string::npos || close + 1 >= text.size() ||
         text[close + 1] != ':') {
-      why = "'" + text + "' is not HOST:PORT or [V6]:PORT";
+      why = not_address();
       return false;
     }
     h = text.substr(1, close - 1);
@@ -407,7 +398,7 @@ bool parse_node_address(const std::string& text, std::string& host, uint16_t& po
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string::npos || colon == 0 || text.find(':') != colon) {
-      why = "'" + text + "' is not HOST:PORT or [V6]:PORT";
+      why = not_address();
       return false;
     }
     h = text.substr(0, colon);
@@ -415,7 +406,7 @@ bool parse_node_address(const std::string& text, std::string& host, uint16_t& po
   }
   if (h.empty() || p.empty() || p.size() > 5 ||
       !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    why = "'" + text + "' is not HOST:PORT or [V6]:PORT";
+    why = not_address();
     return false;
   }
   auto n = std::stoul(p);
