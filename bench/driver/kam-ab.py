@@ -112,7 +112,7 @@ def main():
             res[name].append(x)
             print("%s %10.0f/s  p99 %7.0f us  cpu/op %6.1f us  errors %d%s"
                   % (name, x["rate"], x["p99"], x["cpu_us"], x["errors"],
-                     "  scrapes %d" % x["scrapes"] if x["scrapes"] else ""), flush=True)
+                     "  scrapes %d" % x["scrapes"] if x.get("scrapes") else ""), flush=True)
     med = {k: statistics.median(x["rate"] for x in v) for k, v in res.items()}
     cpu = {k: statistics.median(x["cpu_us"] for x in v) for k, v in res.items()}
     print("median A %.0f/s (%.1f us/op)  B %.0f/s (%.1f us/op)  B/A %.3f"
