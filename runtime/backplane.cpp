@@ -15,6 +15,9 @@ namespace kam::runtime {
 
 namespace {
 
+/// A thread hub to itself: its round's publications go out now.
+using flush_atom = caf::atom_constant<caf::atom("kam_bpfls")>;
+
 // CAF 0.17's registry has no put-if-absent: this makes "look up, then put"
 // one step, so two backplanes racing for one name cannot both win. Held
 // only for the registry calls, never while an actor runs.
@@ -82,27 +85,40 @@ public:
       [this](bp_sub_atom, const caf::actor& who, caf::actor_id skip) {
         if (!who)
           return;
+        // What was published before it subscribed is not its.
+        flush();
         monitor(who);
         subs_.push_back(sub{who, skip});
         report();
       },
-      [this](bp_pub_atom, caf::actor_id origin, const caf::message& payload) {
+      [this](bp_pub_atom, caf::actor_id origin, caf::message& payload) {
         // From a publisher attached here.
-        deliver(origin, payload);
         if (!root_) {
+          deliver(origin, payload);
           to_relays(origin, payload, nullptr);
           to_node(payload);
-        } else if (shared_->relays.load(std::memory_order_acquire) > 1 ||
-                   shared_->direct.load(std::memory_order_acquire) > 0 ||
-                   shared_->federated.load(std::memory_order_acquire)) {
-          send(root_, bp_fwd_atom::value, origin, payload);
+          return;
         }
+        // A thread hub collects the publications of its thread's round and
+        // hands each subscriber one message for all of them (flush_atom).
+        if (round_origins_.empty())
+          send_self_later(caf::make_message(flush_atom::value));
+        round_origins_.push_back(origin);
+        round_.xs.push_back(std::move(payload));
       },
-      [this](bp_fwd_atom, caf::actor_id origin, const caf::message& payload) {
-        // Root: from a thread hub, which delivered it on its thread already.
-        deliver(origin, payload);
-        to_relays(origin, payload, current_sender());
-        to_node(payload);
+      [this](flush_atom) { flush(); },
+      [this](bp_fwd_atom, const std::vector<caf::actor_id>& origins,
+             const caf::message& batch) {
+        // Root: a thread hub's round, delivered on its thread already.
+        deliver_round(origins, batch);
+        to_relays(origins, batch, current_sender());
+        for (auto& x : batch.get_as<message_batch>(0).xs)
+          to_node(x);
+      },
+      [this](bp_down_atom, const std::vector<caf::actor_id>& origins,
+             const caf::message& batch) {
+        // Thread hub: another thread's round, from the root; local only.
+        deliver_round(origins, batch);
       },
       [this](bp_remote_atom, const caf::message& payload) {
         // Root: from this node's federation node, published on a peer node.
@@ -144,6 +160,7 @@ public:
   }
 
   void on_exit() override {
+    flush(); // nothing published here is lost when the hub ends
     if (!root_) {
       std::lock_guard<std::mutex> guard{registry_mtx};
       auto& reg = home_system().registry();
@@ -212,11 +229,59 @@ private:
   }
 
   /// Root: once to every thread hub but `except` (the one it came from).
-  void to_relays(caf::actor_id origin, const caf::message& payload,
+  template <class Origin>
+  void to_relays(const Origin& origin, const caf::message& payload,
                  const caf::strong_actor_ptr& except) {
     for (auto& r : relays_)
       if (caf::actor_cast<caf::strong_actor_ptr>(r.hub) != except)
         send(r.hub, bp_down_atom::value, origin, payload);
+  }
+
+  /// Thread hub: the round so far to its subscribers, and once to the root
+  /// if anyone beyond this thread listens.
+  void flush() {
+    if (round_origins_.empty())
+      return;
+    auto origins = std::move(round_origins_);
+    round_origins_.clear();
+    auto batch = caf::make_message(std::move(round_));
+    round_.xs.clear();
+    deliver_round(origins, batch);
+    if (shared_->relays.load(std::memory_order_acquire) > 1 ||
+        shared_->direct.load(std::memory_order_acquire) > 0 ||
+        shared_->federated.load(std::memory_order_acquire))
+      send(root_, bp_fwd_atom::value, std::move(origins), std::move(batch));
+  }
+
+  /// A round (`batch` holds a message_batch, publication i from
+  /// `origins[i]`) to every subscriber here: one message each, the shared
+  /// batch for those whose publications are not in it, a copy without them
+  /// for the others, the bare publication when one is left.
+  void deliver_round(const std::vector<caf::actor_id>& origins,
+                     const caf::message& batch) {
+    if (subs_.empty())
+      return;
+    auto& xs = batch.get_as<message_batch>(0).xs;
+    if (xs.size() == 1) {
+      deliver(origins.front(), xs.front());
+      return;
+    }
+    auto all = caf::make_message(bp_msg_atom::value, batch);
+    for (auto& s : subs_) {
+      if (s.skip == 0 || std::find(origins.begin(), origins.end(), s.skip) == origins.end()) {
+        send(s.who, all);
+        continue;
+      }
+      message_batch mine;
+      mine.xs.reserve(xs.size() - 1);
+      for (size_t i = 0; i < xs.size(); ++i)
+        if (origins[i] != s.skip)
+          mine.xs.push_back(xs[i]);
+      if (mine.xs.size() == 1)
+        send(s.who, bp_msg_atom::value, std::move(mine.xs.front()));
+      else if (!mine.xs.empty())
+        send(s.who, bp_msg_atom::value, caf::make_message(std::move(mine)));
+    }
   }
 
   /// Root: once to the federation node, if any (it sends to every peer).
@@ -237,6 +302,10 @@ private:
   std::shared_ptr<bp_shared> shared_;
   std::vector<sub> subs_;
   std::vector<relay> relays_;
+  /// Thread hub: this round's publications (flush() hands them out), and
+  /// who published each.
+  message_batch round_;
+  std::vector<caf::actor_id> round_origins_;
 };
 
 /// This thread's hubs (thread hubs of roots), found by system, root and

@@ -97,8 +97,34 @@ void component::describe(component_report& r) const {
   }
 }
 
+void component::handle_batch(box in, const message_batch& b) {
+  auto tag = caf::make_message(in);
+  for (auto& x : b.xs) {
+    if (getf(is_terminated_flag) || !has_behavior())
+      return;
+    auto one = tag + x;
+    if (bhvr_stack().back()(one))
+      continue;
+    // Not the behavior's: what the mailbox would do next, the default handler.
+    // Called from the default handler itself, CAF has moved that out while it
+    // runs (call_handler): then ours. A subclass's handler decides by box,
+    // and the box is the one it already passed on.
+    auto elem =
+      caf::make_mailbox_element(current_sender(), caf::make_message_id(), {}, std::move(one));
+    if (default_handler_)
+      default_handler_(this, *elem);
+    else
+      on_unmatched(*elem);
+  }
+}
+
 caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
   auto msg = x.move_content_to_message();
+  // One hop for many messages (a backplane round, see ipc.hpp).
+  if (msg.match_elements<box, message_batch>()) {
+    handle_batch(msg.get_as<box>(0), msg.get_as<message_batch>(1));
+    return caf::message{};
+  }
   // Kamaelia's Introspector asks (on our own thread: no lock on the tables).
   if (msg.match_elements<introspect_atom>()) {
     component_report r;

@@ -117,6 +117,15 @@ public:
   /// (Netty's flush consolidation), e.g. lines::coalescing_joiner.
   void send_self_later(caf::message msg);
 
+  /// Handles each message of `b`, in order, as if it had arrived on box
+  /// `in` on its own: the current behavior first, then the default handler
+  /// for what it does not match (control, a subclass's routing; from within
+  /// the default handler, on_unmatched()). Stops when the component ends or
+  /// has no behavior left, as the mailbox would.
+  /// Called for `(in, message_batch)` by the default handler; a component
+  /// that matches message_batch itself calls it for what it cannot take.
+  void handle_batch(box in, const message_batch& b);
+
   /// Kamaelia's orderly end: sends `msg` on `signal`, then quits.
   template <class T>
   void finish(T msg) {

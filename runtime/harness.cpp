@@ -22,9 +22,19 @@ struct harness::queue {
   void push(box b, caf::message m) {
     {
       std::lock_guard<std::mutex> g{mtx};
-      boxes[b].push_back(std::move(m));
+      append(boxes[b], std::move(m));
     }
     cv.notify_all();
+  }
+
+  /// A message_batch is its messages, one by one, as a component gets them.
+  static void append(std::deque<caf::message>& d, caf::message m) {
+    if (!m.match_elements<message_batch>()) {
+      d.push_back(std::move(m));
+      return;
+    }
+    for (auto& x : m.get_as<message_batch>(0).xs)
+      append(d, x);
   }
 };
 

@@ -21,7 +21,8 @@ namespace kam::runtime {
 /// An in-memory test bench for one component: no sockets.
 ///
 /// Links the subject's outboxes to a collector, sends to its inboxes, and
-/// returns what it sent, per outbox, in order; also watches it end.
+/// returns what it sent, per outbox, in order; also watches it end. A
+/// message_batch counts as its messages, one by one, as a component gets it.
 /// @code
 /// harness h{sys, sys.spawn(echo::handler)};
 /// h.send(inbox, to_bytes("hi"));

@@ -38,6 +38,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<connection_info>("kam::connection_info");
   cfg.add_message_type<new_csa>("kam::new_csa");
   cfg.add_message_type<shutdown_csa>("kam::shutdown_csa");
+  cfg.add_message_type<message_batch>("kam::message_batch");
   cfg.add_message_type<shutdown_reason>("kam::shutdown_reason");
   cfg.add_message_type<box_link>("kam::box_link");
   cfg.add_message_type<component_report>("kam::component_report");

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
 
 namespace caf {
@@ -170,6 +172,21 @@ typename Inspector::result_type inspect(Inspector& f, new_csa& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shutdown_csa& x) {
   return f(caf::meta::type_name("shutdown_csa"), x.csa, x.reason);
+}
+
+/// Several messages for one box, in order, sent as one: a component handles
+/// `(box, message_batch)` as if each of `xs` had arrived on `box`, one after
+/// another, in one turn (component::handle_batch()). What a backplane hub
+/// hands a subscriber for a round of publications: one hop, not one per
+/// publication. A component may match it itself to do better (the coalescing
+/// line joiner appends every line batch at once).
+struct message_batch {
+  std::vector<caf::message> xs;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_batch& x) {
+  return f(caf::meta::type_name("message_batch"), x.xs);
 }
 
 /// Registers every Ipc type with `cfg` (call before creating the actor

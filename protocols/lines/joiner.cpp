@@ -54,15 +54,26 @@ caf::behavior coalescing_joiner(component* self) {
 caf::behavior counting_coalescing_joiner(component* self,
                                          std::shared_ptr<sharded_counter> lines) {
   auto pending = std::make_shared<bytes>();
+  // Flushed once this round of the thread's work is done: batches from every
+  // publisher of the round leave as one write.
+  auto take = [self, pending, lines](const line_batch& batch) {
+    if (pending->empty())
+      self->send_self_later(caf::make_message(flush_atom::value));
+    append(*pending, batch);
+    if (lines)
+      lines->add(this_thread_shard(), batch.size());
+  };
   return {
-    [self, pending, lines](inbox_atom, const line_batch& batch) {
-      // Flushed once this round of the thread's work is done: batches from
-      // every publisher of the round leave as one write.
-      if (pending->empty())
-        self->send_self_later(caf::make_message(flush_atom::value));
-      append(*pending, batch);
-      if (lines)
-        lines->add(this_thread_shard(), batch.size());
+    [take](inbox_atom, const line_batch& batch) { take(batch); },
+    [self, take](inbox_atom, const message_batch& b) {
+      // A backplane round: every publication's lines at once; anything that
+      // is not a line batch goes the component's way, in its place.
+      for (auto& x : b.xs) {
+        if (x.match_elements<line_batch>())
+          take(x.get_as<line_batch>(0));
+        else
+          self->handle_batch(inbox, message_batch{{x}});
+      }
     },
     [self, pending](flush_atom) {
       if (!pending->empty())

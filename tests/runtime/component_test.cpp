@@ -30,9 +30,71 @@ caf::behavior prober(component* self) {
   };
 }
 
+/// Passes ints on inbox to outbox; ends itself (quit) at 2.
+caf::behavior quits_at_two(component* self) {
+  return {
+    [=](inbox_atom, int x) {
+      self->send_on(outbox, x);
+      if (x == 2)
+        self->quit();
+    },
+  };
+}
+
+caf::message batch_of(std::vector<caf::message> xs) {
+  return caf::make_message(message_batch{std::move(xs)});
+}
+
 } // namespace
 
 TEST_SUITE("runtime.component") {
+
+  TEST_CASE("a message_batch on a box is handled as its messages, in order, nested too") {
+    test_system ts;
+    harness h{*ts, ts.sys->spawn(relay), {outbox, extra_atom::value}};
+    auto text = [](const char* s) { return caf::make_message(to_bytes(s)); };
+    h.send(inbox, message_batch{{text("a"), text("b"), batch_of({text("c"), text("d")}),
+                                 text("e")}});
+    h.send(extra_atom::value, message_batch{{caf::make_message(1), caf::make_message(2)}});
+    CHECK(h.read_text(outbox, 5) == "abcde");
+    auto one = h.next_as<int>(extra_atom::value);
+    auto two = h.next_as<int>(extra_atom::value);
+    REQUIRE(one);
+    REQUIRE(two);
+    CHECK(*one == 1);
+    CHECK(*two == 2);
+    CHECK(h.silent(outbox));
+  }
+
+  TEST_CASE("a message_batch's messages the behavior does not take get the default "
+            "handling, and an end inside a batch drops the rest, as the mailbox would") {
+    test_system ts;
+    {
+      // Unexpected first (dropped, reported), then producer_finished ends it:
+      // what follows in the batch is never handled.
+      harness h{*ts, ts.sys->spawn(relay)};
+      h.send(control, message_batch{{caf::make_message(std::string{"odd"}),
+                                     caf::make_message(pause_producing{}),
+                                     caf::make_message(producer_finished{}),
+                                     caf::make_message(shutdown_microprocess{})}});
+      CHECK(h.next_as<producer_finished>(signal));
+      CHECK(h.wait_for_exit());
+      CHECK(h.silent(signal));
+    }
+    {
+      harness h{*ts, ts.sys->spawn(quits_at_two)};
+      h.send(inbox, message_batch{{caf::make_message(1), caf::make_message(2),
+                                   caf::make_message(3)}});
+      auto one = h.next_as<int>(outbox);
+      auto two = h.next_as<int>(outbox);
+      REQUIRE(one);
+      REQUIRE(two);
+      CHECK(*one == 1);
+      CHECK(*two == 2);
+      CHECK(h.wait_for_exit());
+      CHECK(h.silent(outbox));
+    }
+  }
 
   TEST_CASE("data on a linked outbox arrives on the linked inbox, in order") {
     test_system ts;
