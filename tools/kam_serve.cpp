@@ -51,6 +51,7 @@
 #include "runtime/io/unix_path.hpp"
 #include "runtime/ipc.hpp"
 #include "runtime/log.hpp"
+#include "runtime/memory.hpp"
 #include "runtime/node.hpp"
 #include "runtime/scheduler.hpp"
 #include "tools/admin.hpp"
@@ -220,6 +221,7 @@ std::string transport_options(const config& cfg, int argc, char** argv,
 } // namespace
 
 int main(int argc, char** argv) {
+  kam::runtime::tune_allocator(); // before any thread starts
   config cfg;
   kam::runtime::add_message_types(cfg);
   if (auto err = cfg.parse(argc, argv)) {
