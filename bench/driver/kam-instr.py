@@ -40,7 +40,8 @@ def run(server, load, seconds):
             out = subprocess.run([os.path.join(BIN_DIR, "kam-load"), "--host=127.0.0.1",
                                   "--port=" + port, "--duration=%g" % seconds, "--warmup=0"]
                                  + load, capture_output=True, text=True, timeout=600).stdout
-            ops = json.loads(out.strip().splitlines()[-1])["ops"]
+            res = json.loads(out.strip().splitlines()[-1])
+            ops = res.get("ops", res.get("delivered", 0))  # chat: lines delivered
         else:
             time.sleep(seconds)
     finally:

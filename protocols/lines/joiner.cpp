@@ -65,9 +65,17 @@ caf::behavior counting_coalescing_joiner(component* self,
   };
   return {
     [take](inbox_atom, const line_batch& batch) { take(batch); },
-    [self, take](inbox_atom, const message_batch& b) {
+    [self, pending, take](inbox_atom, const message_batch& b) {
       // A backplane round: every publication's lines at once; anything that
-      // is not a line batch goes the component's way, in its place.
+      // is not a line batch goes the component's way, in its place. One
+      // reserve for the round, not a regrowth (and copy) every few batches.
+      size_t n = pending->size();
+      for (auto& x : b.xs)
+        if (x.match_elements<line_batch>())
+          for (auto& line : x.get_as<line_batch>(0))
+            n += line.size() + 1;
+      if (n > pending->capacity())
+        pending->reserve(std::max(n, 2 * pending->capacity()));
       for (auto& x : b.xs) {
         if (x.match_elements<line_batch>())
           take(x.get_as<line_batch>(0));
