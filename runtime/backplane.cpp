@@ -17,6 +17,9 @@ namespace {
 
 /// A thread hub to itself: its round's publications go out now.
 using flush_atom = caf::atom_constant<caf::atom("kam_bpfls")>;
+/// `(bp_ack_atom, n)`: a thread hub to the root: n relayed publications
+/// handed out (the root's relay_limit counts what is not).
+using bp_ack_atom = caf::atom_constant<caf::atom("kam_bpack")>;
 
 // CAF 0.17's registry has no put-if-absent: this makes "look up, then put"
 // one step, so two backplanes racing for one name cannot both win. Held
@@ -45,6 +48,9 @@ struct bp_shared {
   std::atomic<int> relays{0};         ///< thread hubs attached to the root
   std::atomic<int> direct{0};         ///< subscribers attached to the root itself
   std::atomic<bool> federated{false}; ///< the root has a node (peers may listen)
+  /// Publications the root did not relay to a lagging thread hub.
+  std::atomic<uint64_t> relay_dropped{0};
+  size_t relay_limit = 65536; ///< set before the root is spawned; then read only
 };
 
 /// The hub. The registered one (the root) lives on CAF's scheduler; each
@@ -61,8 +67,9 @@ struct bp_shared {
 class backplane_actor : public component {
 public:
   /// The root.
-  backplane_actor(caf::actor_config& cfg, caf::atom_value key)
+  backplane_actor(caf::actor_config& cfg, caf::atom_value key, size_t relay_limit)
     : component(cfg), key_(key), shared_(std::make_shared<bp_shared>()) {
+    shared_->relay_limit = relay_limit;
     init();
   }
 
@@ -111,7 +118,7 @@ public:
              const caf::message& batch) {
         // Root: a thread hub's round, delivered on its thread already.
         deliver_round(origins, batch);
-        to_relays(origins, batch, current_sender());
+        to_relays(origins, batch, current_sender(), origins.size());
         for (auto& x : batch.get_as<message_batch>(0).xs)
           to_node(x);
       },
@@ -119,6 +126,7 @@ public:
              const caf::message& batch) {
         // Thread hub: another thread's round, from the root; local only.
         deliver_round(origins, batch);
+        send(root_, bp_ack_atom::value, origins.size());
       },
       [this](bp_remote_atom, const caf::message& payload) {
         // Root: from this node's federation node, published on a peer node.
@@ -140,10 +148,17 @@ public:
       [this](bp_down_atom, caf::actor_id origin, const caf::message& payload) {
         // Thread hub: from the root; local delivery only.
         deliver(origin, payload);
+        send(root_, bp_ack_atom::value, size_t{1});
+      },
+      [this](bp_ack_atom, size_t n) {
+        // Root: a thread hub has handed out n of what it was relayed.
+        for (auto& r : relays_)
+          if (r.hub.address() == current_sender())
+            r.in_flight -= std::min(n, r.in_flight);
       },
       [this](bp_relay_atom, const caf::actor& hub) {
         monitor(hub);
-        relays_.push_back(relay{hub, 0});
+        relays_.push_back(relay{hub, 0, 0});
       },
       [this](bp_relay_atom, size_t n) {
         for (auto& r : relays_)
@@ -182,7 +197,8 @@ private:
 
   struct relay {
     caf::actor hub;
-    size_t subs; ///< its live subscribers, as it last reported
+    size_t subs;      ///< its live subscribers, as it last reported
+    size_t in_flight; ///< publications relayed to it, not yet acknowledged
   };
 
   void init() {
@@ -228,13 +244,23 @@ private:
         send(s.who, msg);
   }
 
-  /// Root: once to every thread hub but `except` (the one it came from).
+  /// Root: once to every thread hub but `except` (the one it came from),
+  /// `n` publications; a hub with relay_limit of them unacknowledged lags
+  /// too far behind (its thread is busy or stalled): it misses these (at most
+  /// once, counted) rather than its mailbox growing without bound.
   template <class Origin>
   void to_relays(const Origin& origin, const caf::message& payload,
-                 const caf::strong_actor_ptr& except) {
-    for (auto& r : relays_)
-      if (caf::actor_cast<caf::strong_actor_ptr>(r.hub) != except)
-        send(r.hub, bp_down_atom::value, origin, payload);
+                 const caf::strong_actor_ptr& except, size_t n = 1) {
+    for (auto& r : relays_) {
+      if (caf::actor_cast<caf::strong_actor_ptr>(r.hub) == except)
+        continue;
+      if (r.in_flight + n > shared_->relay_limit) {
+        shared_->relay_dropped.fetch_add(n, std::memory_order_relaxed);
+        continue;
+      }
+      r.in_flight += n;
+      send(r.hub, bp_down_atom::value, origin, payload);
+    }
   }
 
   /// Thread hub: the round so far to its subscribers, and once to the root
@@ -268,7 +294,8 @@ private:
     }
     auto all = caf::make_message(bp_msg_atom::value, batch);
     for (auto& s : subs_) {
-      if (s.skip == 0 || std::find(origins.begin(), origins.end(), s.skip) == origins.end()) {
+      if (s.skip == 0 ||
+          std::find(origins.begin(), origins.end(), s.skip) == origins.end()) {
         send(s.who, all);
         continue;
       }
@@ -421,15 +448,19 @@ caf::behavior subscriber_fn(component* self, caf::actor bp, std::string name) {
 
 } // namespace
 
-caf::expected<caf::actor> backplane(caf::actor_system& sys, const std::string& name) {
+caf::expected<caf::actor> backplane(caf::actor_system& sys, const std::string& name,
+                                    const backplane_options& opts) {
   if (!valid_name(name))
     return bad_name(name);
+  if (opts.relay_limit < 1)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "backplane relay limit must be at least 1");
   auto key = caf::atom_from_string(name);
   std::lock_guard<std::mutex> guard{registry_mtx};
   if (sys.registry().get(key) != nullptr)
     return caf::make_error(caf::sec::invalid_argument,
                            "backplane '" + name + "' exists already");
-  auto bp = sys.spawn<backplane_actor>(key);
+  auto bp = sys.spawn<backplane_actor>(key, opts.relay_limit);
   sys.registry().put(key, bp);
   return bp;
 }
@@ -454,6 +485,13 @@ caf::expected<caf::actor> subscribe_to(caf::actor_system& sys, const std::string
   auto sub = sys.spawn(subscriber_fn, hub, name);
   caf::anon_send(hub, bp_sub_atom::value, sub, skip_origin);
   return sub;
+}
+
+uint64_t backplane_relay_dropped(const caf::actor& bp) {
+  if (!bp)
+    return 0;
+  auto* a = dynamic_cast<backplane_actor*>(caf::actor_cast<caf::abstract_actor*>(bp));
+  return a ? a->shared()->relay_dropped.load(std::memory_order_relaxed) : 0;
 }
 
 } // namespace kam::runtime

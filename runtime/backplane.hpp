@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -46,6 +47,17 @@ using bp_remote_atom = caf::atom_constant<caf::atom("kam_bprem")>;
 /// no subscriber skips it.
 constexpr caf::actor_id bp_remote_origin = ~caf::actor_id{0};
 
+/// How a backplane bounds what it holds for other threads.
+struct backplane_options {
+  /// Publications the root may have relayed to one I/O thread's hub that
+  /// the hub has not handed out yet. Past it, that thread's subscribers miss
+  /// what is published elsewhere (at most once, counted by
+  /// backplane_relay_dropped()) until it catches up: a thread that stalls
+  /// cannot grow the process without bound. Its own clients' publications
+  /// still reach them. At least 1.
+  size_t relay_limit = 65536;
+};
+
 /// Kamaelia's Backplane("name"): spawns a named publish/subscribe hub and
 /// registers it on `sys` (in CAF's actor registry, keyed by the name's atom).
 ///
@@ -68,9 +80,14 @@ constexpr caf::actor_id bp_remote_origin = ~caf::actor_id{0};
 /// Its owner must end it before the actor system is destroyed.
 ///
 /// Errors (`sec::invalid_argument`, the context a one-line text): a name
-/// that is not 1..10 characters of `[A-Za-z0-9_ ]` (a CAF atom), or one
-/// already registered on `sys`. Thread safe.
-caf::expected<caf::actor> backplane(caf::actor_system& sys, const std::string& name);
+/// that is not 1..10 characters of `[A-Za-z0-9_ ]` (a CAF atom), one
+/// already registered on `sys`, or a relay_limit of 0. Thread safe.
+caf::expected<caf::actor> backplane(caf::actor_system& sys, const std::string& name,
+                                    const backplane_options& opts = {});
+
+/// Publications the registered backplane `bp` did not relay to a thread hub
+/// that lagged relay_limit behind (0 for null or another actor). Any thread.
+uint64_t backplane_relay_dropped(const caf::actor& bp);
 
 /// Kamaelia's PublishTo("name"): spawns a component that sends whatever
 /// arrives on its `inbox` to the backplane `name`, tagged with its own actor

@@ -109,8 +109,8 @@ void component::handle_batch(box in, const message_batch& b) {
     // Called from the default handler itself, CAF has moved that out while it
     // runs (call_handler): then ours. A subclass's handler decides by box,
     // and the box is the one it already passed on.
-    auto elem =
-      caf::make_mailbox_element(current_sender(), caf::make_message_id(), {}, std::move(one));
+    auto elem = caf::make_mailbox_element(current_sender(), caf::make_message_id(), {},
+                                          std::move(one));
     if (default_handler_)
       default_handler_(this, *elem);
     else

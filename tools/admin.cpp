@@ -10,6 +10,7 @@
 #include "chassis/introspector.hpp"
 #include "protocols/chat/handler.hpp"
 #include "protocols/http/handler.hpp"
+#include "runtime/backplane.hpp"
 #include "runtime/component.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/node.hpp"
@@ -101,6 +102,10 @@ std::string metrics_text(const admin_sources& src) {
             "Pub/sub (chat) clients disconnected because their queued output reached the "
             "write hard limit.",
             st.slow_consumer_disconnects.load(std::memory_order_relaxed));
+  e.counter("kam_backplane_relay_dropped_total",
+            "Publications the chat backplane did not relay to an I/O thread that lagged "
+            "--backplane-relay-limit behind the others.",
+            runtime::backplane_relay_dropped(src.backplane));
   e.family("kam_http_requests_total", "counter",
            "HTTP responses sent, by status class (a 400 for an unparseable request is "
            "4xx).");

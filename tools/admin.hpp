@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
@@ -37,6 +38,8 @@ struct admin_sources {
   std::shared_ptr<protocols::chat::counters> chat;
   /// The federation node's counters (null: no node, reported as 0).
   std::shared_ptr<runtime::node_counters> node;
+  /// The chat backplane (null: none, reported as 0).
+  caf::actor backplane;
 };
 
 /// The `/metrics` body: Prometheus text exposition 0.0.4, every family

@@ -82,6 +82,7 @@ public:
   std::string http_access_log;
   double http_header_timeout = 10;
   int64_t max_line = 65536;
+  int64_t relay_limit = 65536;
   std::string unix_path;
   std::string unix_mode = "0660";
   bool proxy_protocol = false;
@@ -108,6 +109,9 @@ public:
       .add(write_low, "write-low-watermark", "queued bytes that resume it")
       .add(write_hard, "write-hard-limit", "queued bytes that stop reading a client")
       .add(max_line, "max-line", "chat: longest line in bytes (1..67108864)")
+      .add(relay_limit, "backplane-relay-limit",
+           "chat: publications held for one lagging I/O thread before it misses "
+           "the rest (counted; 1..16777216)")
       .add(placement, "placement",
            "where connection actors run: io (their socket's I/O thread) or "
            "scheduler (CAF's workers)")
@@ -137,7 +141,8 @@ public:
            "federate the chat backplane: this node's CAF (BASP) port, 0 picks one, "
            "-1 = off")
       .add(node_host, "node-host", "address of the node port (default: --host)")
-      .add(join, "join", "peer nodes to dial: HOST:PORT[,HOST:PORT...] (their node ports)")
+      .add(join, "join",
+           "peer nodes to dial: HOST:PORT[,HOST:PORT...] (their node ports)")
       .add(node_cookie, "node-cookie",
            "identifier of the mesh (not a password): nodes with another one are refused");
   }
@@ -261,8 +266,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> join;
   for (size_t pos = 0; pos < cfg.join.size();) {
     auto comma = cfg.join.find(',', pos);
-    auto item = cfg.join.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                : comma - pos);
+    auto item =
+      cfg.join.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     pos = comma == std::string::npos ? cfg.join.size() : comma + 1;
     std::string h;
     uint16_t p = 0;
@@ -323,6 +328,9 @@ int main(int argc, char** argv) {
   if (cfg.max_line < 1 || cfg.max_line > 64 * 1024 * 1024)
     return fail("--max-line=" + std::to_string(cfg.max_line) +
                 " is out of range (1..67108864)");
+  if (cfg.relay_limit < 1 || cfg.relay_limit > 16 * 1024 * 1024)
+    return fail("--backplane-relay-limit=" + std::to_string(cfg.relay_limit) +
+                " is out of range (1..16777216)");
   // Scheduler defaults (sharing, one worker per usable core) unless given.
   kam::runtime::use_kam_scheduler(cfg);
   if (cfg.node_port >= 0)
@@ -381,7 +389,8 @@ int main(int argc, char** argv) {
   caf::actor chat_bp; // the chat protocol's backplane, ended after the server
   auto chat_stats = std::make_shared<kam::protocols::chat::counters>();
   if (proto->name == "chat") {
-    auto bp = kam::runtime::backplane(sys, "CHAT");
+    auto bp = kam::runtime::backplane(
+      sys, "CHAT", kam::runtime::backplane_options{static_cast<size_t>(cfg.relay_limit)});
     if (!bp)
       return fail(sys.render(bp.error()));
     chat_bp = *bp;
@@ -409,7 +418,7 @@ int main(int argc, char** argv) {
       end_chat();
       auto& ctx = n.error().context();
       return fail(ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
-                                                     : sys.render(n.error()));
+                                                    : sys.render(n.error()));
     }
     node = std::move(*n);
     if (chat_bp)
@@ -429,8 +438,8 @@ int main(int argc, char** argv) {
   // The admin endpoint: its own server, so it answers while this one drains.
   std::optional<kam::chassis::server> admin;
   if (cfg.admin_port >= 0) {
-    kam::tools::admin_sources src{&sys, &*srv, popts.http->stats, chat_stats,
-                                  node ? node->stats : nullptr};
+    kam::tools::admin_sources src{
+      &sys, &*srv, popts.http->stats, chat_stats, node ? node->stats : nullptr, chat_bp};
     auto a = kam::tools::start_admin(sys, cfg.admin_host,
                                      static_cast<uint16_t>(cfg.admin_port), src);
     if (!a) {

@@ -1,14 +1,15 @@
 // The Backplane, publish_to and subscribe_to on the in-memory harness.
 #include <doctest/doctest.h>
 
+#include <future>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <caf/all.hpp>
 
 #include "runtime/actor_thread.hpp"
@@ -88,6 +89,64 @@ caf::behavior raw_logger(caf::event_based_actor* self, std::shared_ptr<raw_log> 
 } // namespace
 
 TEST_SUITE("runtime.backplane") {
+
+  TEST_CASE("a stalled I/O thread's hub is relayed at most relay_limit publications; "
+            "the rest are dropped for it and counted, the others get everything") {
+    test::test_system ts;
+    auto& sys = *ts;
+    auto bp = backplane(sys, "LAG", backplane_options{4});
+    REQUIRE(bp);
+    CHECK(!backplane(sys, "LAG0", backplane_options{0}));
+    {
+      io_thread a{sys};
+      io_thread b{sys};
+      caf::actor pub, sub_a, sub_b;
+      {
+        actor_thread_scope scope{a.home};
+        pub = *publish_to(sys, "LAG");
+        sub_a = *subscribe_to(sys, "LAG");
+      }
+      {
+        actor_thread_scope scope{b.home};
+        sub_b = *subscribe_to(sys, "LAG");
+      }
+      harness h_a{sys, sub_a};
+      harness h_b{sys, sub_b};
+      REQUIRE(test::eventually([&] { return subscribers(sys, *bp) == 2; }));
+      std::promise<void> go;
+      auto gate = go.get_future().share();
+      boost::asio::post(b.ioc, [gate] { gate.wait_for(std::chrono::seconds(10)); });
+      const int n = 20;
+      for (int i = 0; i < n; ++i)
+        caf::anon_send(pub, inbox, i);
+      for (int i = 0; i < n; ++i) {
+        auto x = h_a.next_as<int>(outbox);
+        REQUIRE(x);
+        CHECK(*x == i); // the publisher's own thread: everything
+      }
+      REQUIRE(test::eventually([&] { return backplane_relay_dropped(*bp) >= n - 4; }));
+      auto dropped = backplane_relay_dropped(*bp);
+      go.set_value();
+      // What was relayed arrives, in order; then nothing more.
+      int last = -1;
+      for (uint64_t k = 0; k < n - dropped; ++k) {
+        auto x = h_b.next_as<int>(outbox);
+        REQUIRE(x);
+        CHECK(*x > last);
+        last = *x;
+      }
+      CHECK(h_b.silent(outbox));
+      // Caught up (acknowledged): relayed again.
+      caf::anon_send(pub, inbox, 100);
+      auto again = h_b.next_as<int>(outbox);
+      REQUIRE(again);
+      CHECK(*again == 100);
+      CHECK(backplane_relay_dropped(*bp) == dropped);
+      for (auto& x : {pub, sub_a, sub_b})
+        end(x);
+    }
+    end(*bp);
+  }
 
   TEST_CASE("a thread hub hands each subscriber one message for a round of "
             "publications, in per-publisher order, without the skipped origin's") {

@@ -53,9 +53,10 @@ TEST_SUITE("runtime.component") {
     test_system ts;
     harness h{*ts, ts.sys->spawn(relay), {outbox, extra_atom::value}};
     auto text = [](const char* s) { return caf::make_message(to_bytes(s)); };
-    h.send(inbox, message_batch{{text("a"), text("b"), batch_of({text("c"), text("d")}),
-                                 text("e")}});
-    h.send(extra_atom::value, message_batch{{caf::make_message(1), caf::make_message(2)}});
+    h.send(inbox, message_batch{
+                    {text("a"), text("b"), batch_of({text("c"), text("d")}), text("e")}});
+    h.send(extra_atom::value,
+           message_batch{{caf::make_message(1), caf::make_message(2)}});
     CHECK(h.read_text(outbox, 5) == "abcde");
     auto one = h.next_as<int>(extra_atom::value);
     auto two = h.next_as<int>(extra_atom::value);

@@ -203,7 +203,8 @@ TEST_SUITE("tools/kam_serve_admin") {
           "kam_bytes_received_total", "kam_node_peers", "kam_actors_live",
           "kam_proxy_header_rejects_total", "kam_backpressure_pauses_total",
           "kam_chat_lines_delivered_total", "kam_tls_handshake_failures_total",
-          "kam_backplane_slow_disconnects_total", "kam_forced_closes_total"}) {
+          "kam_backplane_slow_disconnects_total", "kam_backplane_relay_dropped_total",
+          "kam_forced_closes_total"}) {
       CAPTURE(name);
       CHECK(first.body.find(std::string{"# HELP "} + name + " ") != std::string::npos);
       CHECK(first.body.find(std::string{"# TYPE "} + name + " ") != std::string::npos);
