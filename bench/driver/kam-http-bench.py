@@ -11,15 +11,23 @@ kam/nginx and kam/h2o; writes JSON with --out.
 With --tls every server serves HTTPS with one certificate made for the run (ECDSA
 P-256, `openssl req`; TLS 1.2/1.3, each server's default ciphers and session tickets):
 connection per request then measures TLS handshakes/s (resumed ones: wrk reuses the
-session of each connection slot), keep-alive HTTPS requests/s.
-Default servers then: kam,nginx (issue 14's comparison).
+session of each connection slot), keep-alive HTTPS requests/s, and full handshakes/s:
+--s-time-clients (default 8) `openssl s_time -new` processes at once, each a blocking
+client that makes a new session (no resumption) per HTTP/1.0 request.
+Default servers then: kam,nginx (issue 14's comparison). `--kam-b PATH` adds "kam-b",
+a second kam-serve build, to every round (A/B of two builds beside nginx).
 
 Besides req/s it records the server's CPU per request (/proc/PID/stat of the server
 and its children, over the wrk run) and the cores the server and wrk used: on a
 2-core machine wrk's own handshakes can use its whole core, and then the rate is the
-client's, and CPU per request is the figure that compares servers.
+client's, and CPU per request is the figure that compares servers. The tables also
+give requests per server CPU-second (1e6 / CPU us per request): what one core of the
+server would serve if the client kept up (its capacity per core). Each run waits
+(up to 10 s) for a quiet half second first and records the cores other processes used
+during it; runs above --max-other are left out of the medians ("quiet runs" column).
 
     kam-http-bench [--rounds 3] [--duration 3] [--connections 64] [--tls] [--kam-serve PATH]
+                   [--kam-b PATH] [--s-time-clients 8]
 """
 import argparse
 import json
@@ -56,6 +64,24 @@ def cpu_seconds(pid):
         except (OSError, IndexError, ValueError):
             pass
     return total
+
+
+def machine_busy():
+    """CPU seconds all CPUs spent not idle so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK  # all but idle and iowait
+
+
+def wait_quiet(limit=0.15, patience=10.0):
+    """Waits (at most `patience` s) for half a second in which the machine used
+    < `limit` cores: the servers share it with other work."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        b0 = machine_busy()
+        time.sleep(0.5)
+        if (machine_busy() - b0) / 0.5 < limit:
+            return
 
 
 def children_cpu():
@@ -101,8 +127,8 @@ def make_cert(tmp):
 
 def start(name, root, tmp, cpus, kam_serve, tls=None):
     port = free_port()
-    if name == "kam":
-        cmd = [kam_serve, "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
+    if name in ("kam", "kam-b"):
+        cmd = [kam_serve[name], "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
                "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
         if tls:
             cmd += ["--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
@@ -162,9 +188,11 @@ def stop(proc):
 
 
 def to_us(text):
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
-    v = float(m.group(1))
-    return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+    """wrk's latency ("850.00us", "1.20ms", "2.00s", "1.05m"); 0 if unreadable."""
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if m is None:
+        return 0.0
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[m.group(2)]
 
 
 def wrk(port, path, close, conns, duration, cpus, server_pid, tls=False):
@@ -172,14 +200,20 @@ def wrk(port, path, close, conns, duration, cpus, server_pid, tls=False):
     if close:
         cmd += ["-H", "Connection: close"]
     cmd.append("%s://127.0.0.1:%d%s" % ("https" if tls else "http", port, path))
+    wait_quiet()
     srv0, wrk0, t0 = cpu_seconds(server_pid), children_cpu(), time.monotonic()
+    busy0 = machine_busy()
     out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pinner(cpus),
                          timeout=duration + 30).stdout
     srv_cpu, wrk_cpu = cpu_seconds(server_pid) - srv0, children_cpu() - wrk0
     wall = time.monotonic() - t0
+    other = max(0.0, machine_busy() - busy0 - srv_cpu - wrk_cpu) / wall
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    m = re.search(r"99%\s+(\S+)", out)
+    if m is None:
+        raise RuntimeError("wrk failed: %s\n%s" % (" ".join(cmd), out))
+    p99 = to_us(m.group(1))
     errors = 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if m:
@@ -191,7 +225,35 @@ def wrk(port, path, close, conns, duration, cpus, server_pid, tls=False):
     # cores wrk used: with wrk near 1.0 the client, not the server, set the rate.
     return {"rps": rps, "p99_us": p99, "errors": errors, "cmd": " ".join(cmd),
             "srv_us_per_req": srv_cpu / total * 1e6 if total else None,
-            "srv_cores": srv_cpu / wall, "wrk_cores": wrk_cpu / wall}
+            "srv_cores": srv_cpu / wall, "wrk_cores": wrk_cpu / wall, "other_cores": other}
+
+
+def s_time(port, path, clients, duration, cpus, server_pid):
+    """Full TLS handshakes: `clients` openssl s_time -new processes at once (each one
+    blocking connection at a time, a new session per connection, HTTP/1.0 GET)."""
+    cmd = ["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-new",
+           "-time", "%d" % max(1, round(duration)), "-www", path]
+    wait_quiet()
+    srv0, cli0, t0 = cpu_seconds(server_pid), children_cpu(), time.monotonic()
+    busy0 = machine_busy()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, preexec_fn=pinner(cpus)) for _ in range(clients)]
+    outs = [p.communicate(timeout=duration + 30)[0] for p in procs]
+    srv_cpu, cli_cpu = cpu_seconds(server_pid) - srv0, children_cpu() - cli0
+    wall = time.monotonic() - t0
+    other = max(0.0, machine_busy() - busy0 - srv_cpu - cli_cpu) / wall
+    total, errors = 0, 0
+    for out in outs:
+        m = re.search(r"(\d+) connections in [\d.]+s;", out)
+        if m:
+            total += int(m.group(1))
+        else:
+            errors += 1
+        errors += len(re.findall(r"^ERROR", out, re.M))
+    return {"rps": total / wall, "p99_us": 0, "errors": errors,
+            "cmd": "%d x %s" % (clients, " ".join(cmd)),
+            "srv_us_per_req": srv_cpu / total * 1e6 if total else None,
+            "srv_cores": srv_cpu / wall, "wrk_cores": cli_cpu / wall, "other_cores": other}
 
 
 def main():
@@ -202,10 +264,21 @@ def main():
     ap.add_argument("--servers", help="default kam,nginx,h2o (with --tls kam,nginx)")
     ap.add_argument("--tls", action="store_true", help="HTTPS: handshakes/s and requests/s")
     ap.add_argument("--kam-serve", default=os.path.join(HERE, "kam-serve"))
+    ap.add_argument("--kam-b", help="a second kam-serve build, run as server kam-b")
+    ap.add_argument("--max-other", type=float, default=0.15,
+                    help="runs during which other processes used more cores than this are "
+                         "left out of the medians (unless every run of a cell was)")
+    ap.add_argument("--s-time-clients", type=int, default=8,
+                    help="--tls: openssl s_time -new processes for the full-handshake case")
     ap.add_argument("--out", help="write the results as JSON here")
     opts = ap.parse_args()
     servers = (opts.servers or ("kam,nginx" if opts.tls else "kam,nginx,h2o")).split(",")
-    for tool in ["wrk"] + [s for s in servers if s != "kam"] + (["openssl"] if opts.tls else []):
+    if opts.kam_b and "kam-b" not in servers:
+        servers.append("kam-b")
+    if "kam-b" in servers and not opts.kam_b:
+        ap.error("server kam-b needs --kam-b PATH")
+    binaries = {"kam": opts.kam_serve, "kam-b": opts.kam_b}
+    for tool in ["wrk"] + [s for s in servers if s not in ("kam", "kam-b")] + (["openssl"] if opts.tls else []):
         if shutil.which(tool) is None:
             print("kam-http-bench: %s not found (scripts/bootstrap.sh installs it)" % tool)
             return 2
@@ -232,53 +305,71 @@ def main():
         # certificate or signature); kam-load --tls (kam-bench --tls-echo) does
         # full handshakes.
         cases = [("TLS 100B keep-alive", "/small.html", False),
-                 ("TLS 100B close (resumed handshakes)", "/small.html", True)]
+                 ("TLS 100B close (resumed handshakes)", "/small.html", True),
+                 ("TLS 100B close (full handshakes, s_time -new)", "/small.html", "s_time")]
     results = {}
     try:
         for r in range(opts.rounds):
             order = servers[r % len(servers):] + servers[:r % len(servers)]
             for name in order:
-                proc, port = start(name, root, tmp, srv_cpus, opts.kam_serve, tls)
+                proc, port = start(name, root, tmp, srv_cpus, binaries, tls)
                 try:
                     for case, path, close in cases:
-                        res = wrk(port, path, close, opts.connections, opts.duration,
-                                  load_cpus, proc.pid, tls is not None)
+                        if close == "s_time":
+                            res = s_time(port, path, opts.s_time_clients, opts.duration,
+                                         load_cpus, proc.pid)
+                        else:
+                            res = wrk(port, path, close, opts.connections, opts.duration,
+                                      load_cpus, proc.pid, tls is not None)
                         results.setdefault(case, {}).setdefault(name, []).append(res)
                         print("[kam-http-bench] round %d %s %s: %.0f req/s p99 %.0f us "
                               "errors %d, server %.0f us CPU/req (%.2f cores), wrk %.2f "
-                              "cores" % (r + 1, name, case, res["rps"], res["p99_us"],
-                                         res["errors"], res["srv_us_per_req"] or 0,
-                                         res["srv_cores"], res["wrk_cores"]), flush=True)
+                              "cores (client), other %.2f cores%s" %
+                              (r + 1, name, case, res["rps"], res["p99_us"], res["errors"],
+                               res["srv_us_per_req"] or 0, res["srv_cores"], res["wrk_cores"],
+                               res["other_cores"],
+                               " (disturbed)" if res["other_cores"] > opts.max_other else ""),
+                              flush=True)
                 finally:
                     stop(proc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print("| case | server | req/s (median) | p99 us | errors | kam/this req/s | "
-          "kam/this p99 | server CPU us/req | server cores | wrk cores |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "kam/this p99 | server CPU us/req | req per server CPU-s | kam/this per CPU-s | "
+          "server cores | client cores | quiet runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for case, _, _ in cases:
         med = {}
         for name in servers:
             runs = results[case][name]
-            med[name] = {"rps": statistics.median(x["rps"] for x in runs),
+            quiet = [x for x in runs if x["other_cores"] <= opts.max_other]
+            kept = len(quiet)
+            runs = quiet or runs
+            med[name] = {"runs_kept": kept,"rps": statistics.median(x["rps"] for x in runs),
                          "p99_us": statistics.median(x["p99_us"] for x in runs),
                          "errors": sum(x["errors"] for x in runs),
                          "srv_us_per_req": statistics.median(
                              x["srv_us_per_req"] or 0 for x in runs),
+                         "per_cpu_s": statistics.median(
+                             1e6 / x["srv_us_per_req"] if x["srv_us_per_req"] else 0
+                             for x in runs),
                          "srv_cores": statistics.median(x["srv_cores"] for x in runs),
-                         "wrk_cores": statistics.median(x["wrk_cores"] for x in runs)}
+                         "wrk_cores": statistics.median(x["wrk_cores"] for x in runs),
+                         "other_cores": statistics.median(x["other_cores"] for x in runs)}
         summary[case] = med
         for name in servers:
             m = med[name]
             ratio = med["kam"]["rps"] / m["rps"] if "kam" in med and m["rps"] else 0
             pr = med["kam"]["p99_us"] / m["p99_us"] if "kam" in med and m["p99_us"] else 0
-            print("| %s | %s | %.0f | %.0f | %d | %s | %s | %.0f | %.2f | %.2f |" %
-                  (case, name, m["rps"], m["p99_us"], m["errors"],
-                   "-" if name == "kam" else "%.2fx" % ratio,
-                   "-" if name == "kam" else "%.2fx" % pr, m["srv_us_per_req"],
-                   m["srv_cores"], m["wrk_cores"]))
+            pc = med["kam"]["per_cpu_s"] / m["per_cpu_s"] if "kam" in med and m["per_cpu_s"] else 0
+            print("| %s | %s | %.0f | %s | %d | %s | %s | %.0f | %.0f | %s | %.2f | %.2f | %d/%d |" %
+                  (case, name, m["rps"], "%.0f" % m["p99_us"] if m["p99_us"] else "-",
+                   m["errors"], "-" if name == "kam" else "%.2fx" % ratio,
+                   "-" if name == "kam" or not pr else "%.2fx" % pr, m["srv_us_per_req"],
+                   m["per_cpu_s"], "-" if name == "kam" else "%.2fx" % pc,
+                   m["srv_cores"], m["wrk_cores"], m["runs_kept"], len(results[case][name])))
     if opts.out:
         with open(opts.out, "w") as f:
             json.dump({"settings": vars(opts), "runs": results, "medians": summary}, f,

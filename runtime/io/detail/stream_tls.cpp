@@ -4,8 +4,11 @@
 #include "runtime/io/detail/stream_tls.hpp"
 #include "runtime/io/detail/stream.hpp"
 
+#include <boost/asio/post.hpp>
+
 namespace kam::runtime::io::detail {
 
+namespace asio = boost::asio;
 using phase_t = tls::session::phase;
 
 bool stream::tls_handshaking() const {
@@ -18,7 +21,29 @@ void stream::deliver_tls(bytes&& cipher) {
   bool was_handshaking = tls_handshaking();
   tls_->health_check = false; // it spoke TLS
   auto now = tls_->session.on_read(cipher.data(), cipher.size(), plain, out);
-  send_raw(std::move(out));
+  if (was_handshaking && now == phase_t::open && !plain.empty() && events_ &&
+      !out.empty()) {
+    // The handshake just completed and the client's first bytes came with
+    // its Finished (wrk, curl and browsers send both in one segment): what
+    // OpenSSL wrote now (the session tickets) and what the handler answers
+    // in this turn (the same-thread hop usually brings the answer before the
+    // turn ends) are held, then leave in one write: with close_notify for a
+    // connection per request, else when the posted flush runs after the
+    // turn. One sendto instead of three, and one wake-up of the client.
+    // Bounded: one turn's output for one request.
+    tls_->held = std::move(out);
+    tls_->holding = true;
+    asio::post(executor(), [self = shared_from_this()] {
+      if (!self->tls_)
+        return;
+      self->tls_->holding = false;
+      if (!self->tls_->held.empty() && self->phase_ != phase::closed)
+        self->send_raw(std::move(self->tls_->held));
+      self->tls_->held = bytes{};
+    });
+  } else {
+    send_raw(std::move(out));
+  }
   if (phase_ == phase::closed)
     return;
   if (now == phase_t::failed) {
@@ -43,7 +68,8 @@ void stream::deliver_tls(bytes&& cipher) {
 
 void stream::write_tls(bytes&& plain) {
   bytes out;
-  tls_->session.write(std::string_view{plain.data(), plain.size()}, out);
+  auto& dest = tls_->holding ? tls_->held : out; // held: after the tickets
+  tls_->session.write(std::string_view{plain.data(), plain.size()}, dest);
   if (tls_->session.state() == phase_t::failed) {
     notify_closed(shutdown_reason::error);
     close_socket();
@@ -54,6 +80,8 @@ void stream::write_tls(bytes&& plain) {
 
 void stream::close_notify() {
   bytes out;
+  out.swap(tls_->held); // what was held goes first, in the same write
+  tls_->holding = false;
   tls_->session.shutdown(out);
   send_raw(std::move(out));
 }

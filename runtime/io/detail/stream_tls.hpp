@@ -9,7 +9,7 @@
 namespace kam::runtime::io::detail {
 
 /// What a TLS stream holds beyond a plain one: the session (OpenSSL over
-/// memory BIOs, runtime/io/tls/session.hpp) and where failures are counted.
+/// in-memory I/O, runtime/io/tls/session.hpp) and where failures are counted.
 /// Owned by its stream; I/O thread only.
 struct tls_layer {
   tls_layer(const tls::tls_context& ctx, std::chrono::milliseconds timeout,
@@ -23,6 +23,13 @@ struct tls_layer {
   /// UNKNOWN), until the first TLS byte: a close now is the check ending,
   /// not a failed handshake (not counted).
   bool health_check = false;
+  /// Output held back for the rest of the turn in which the handshake
+  /// completed, when the client's first request came with its Finished: the
+  /// session tickets, then what the handler writes in that turn, leave in one
+  /// write with close_notify (connection per request) or when the turn ends
+  /// (stream_tls.cpp).
+  bytes held;
+  bool holding = false;
 };
 
 } // namespace kam::runtime::io::detail

@@ -12,8 +12,8 @@ struct ssl_st; // OpenSSL's SSL
 
 namespace kam::runtime::io::tls {
 
-/// One server-side TLS connection over memory BIOs: ciphertext in and out as
-/// byte buffers, plaintext in and out as byte buffers. It owns no socket, so
+/// One server-side TLS connection over in-memory I/O: ciphertext in and out
+/// as byte buffers, plaintext in and out as byte buffers. It owns no socket, so
 /// it sits under the stream like a codec: what the socket reads goes to
 /// on_read(), what it returns in `out` goes to the socket's write queue (so
 /// the write watermarks count the bytes the kernel must take, and
@@ -61,13 +61,20 @@ public:
   std::string version() const;
 
 private:
-  void advance(bytes& plain, bytes& out);
-  void fail(bytes& out);
-  void drain_output(bytes& out);
+  void advance(bytes& plain);
+  void fail();
+  void keep_unread();
+
+  friend struct bio_access; // the BIO's callbacks (session.cpp)
 
   std::unique_ptr<ssl_st, void (*)(ssl_st*)> ssl_;
-  void* rbio_ = nullptr; // BIO*: what the socket read, for OpenSSL to take
-  void* wbio_ = nullptr; // BIO*: what OpenSSL wrote, for the socket
+  // The BIO under the SSL (session.cpp, "one BIO, no copies"): OpenSSL reads
+  // the ciphertext straight from [in_, in_ + in_left_) and appends what it
+  // writes to *out_; both are set only during a call into OpenSSL.
+  const char* in_ = nullptr;
+  size_t in_left_ = 0;
+  bytes* out_ = nullptr;
+  bytes unread_; // ciphertext OpenSSL had not taken when a call returned
   phase phase_ = phase::handshaking;
   std::string error_;
   bytes early_; // application bytes written before the handshake completed
