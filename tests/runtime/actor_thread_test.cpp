@@ -1309,13 +1309,15 @@ TEST_SUITE("runtime.actor_thread") {
     // A job that re-posts itself counts the Asio jobs that ran meanwhile.
     auto ticks = std::make_shared<std::atomic<int>>(0);
     auto stop = std::make_shared<std::atomic<bool>>(false);
-    std::function<void()> tick;
-    tick = [&] {
+    // Owned by value: the I/O thread may run a last tick after this scope.
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [ticks, stop, weak = std::weak_ptr<std::function<void()>>{tick}, &io] {
       ++*ticks;
       if (!stop->load())
-        asio::post(io.ioc(), tick);
+        if (auto t = weak.lock())
+          asio::post(io.ioc(), *t);
     };
-    asio::post(io.ioc(), tick);
+    asio::post(io.ioc(), *tick);
     caf::anon_send(a, bounce_atom::value, b, 0);
     REQUIRE(fut.wait_for(wait_limit) == std::future_status::ready);
     CHECK(fut.get() == limit);
