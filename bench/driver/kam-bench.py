@@ -641,11 +641,20 @@ def chat_block(opts):
                "asio-chat": [os.path.join(BIN_DIR, "bench-asio-chat")]}
     rounds = opts.rounds or 3
     duration = opts.duration or 2.0
+    # Pinned as the other blocks are (kam-load on the first --load-threads CPUs,
+    # the server on the rest): unpinned, where the scheduler puts the latency-bound
+    # 10-client case swung kam's figure by 1.6x between runs.
+    ncpu = os.cpu_count() or 1
+    load_cpus = srv_cpus = None
+    if not opts.no_pin and opts.load_threads + opts.threads <= ncpu:
+        load_cpus = set(range(opts.load_threads))
+        srv_cpus = set(range(opts.load_threads, ncpu))
     rows = []
     for r in range(rounds):
         for name, cmd in servers.items():
             p = subprocess.Popen(cmd + ["--host=127.0.0.1", "--port=0"],
-                                 stdout=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, text=True,
+                                 preexec_fn=pinner(srv_cpus))
             LIVE.add(p)
             try:
                 m = LISTENING.search(p.stdout.readline())
@@ -654,7 +663,8 @@ def chat_block(opts):
                         [os.path.join(BIN_DIR, "kam-load"), "--mode=chat",
                          "--port=" + m.group(2), "--connections=%d" % n, "--pipeline=16",
                          "--payload=64", "--duration=%g" % duration, "--warmup=0.5"],
-                        capture_output=True, text=True, check=True).stdout
+                        capture_output=True, text=True, check=True,
+                        preexec_fn=pinner(load_cpus)).stdout
                     j = json.loads(out.strip().splitlines()[-1])
                     j.update(server=name, clients=n, round=r)
                     rows.append(j)

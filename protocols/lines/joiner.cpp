@@ -56,19 +56,25 @@ caf::behavior counting_coalescing_joiner(component* self,
   auto pending = std::make_shared<bytes>();
   // Flushed once this round of the thread's work is done: batches from every
   // publisher of the round leave as one write.
-  auto take = [self, pending, lines](const line_batch& batch) {
-    if (pending->empty())
-      self->send_self_later(caf::make_message(flush_atom::value));
+  auto add = [pending, lines](const line_batch& batch) {
     append(*pending, batch);
     if (lines)
       lines->add(this_thread_shard(), batch.size());
   };
+  auto take = [self, pending, add](const line_batch& batch) {
+    if (pending->empty())
+      self->send_self_later(caf::make_message(flush_atom::value));
+    add(batch);
+  };
   return {
     [take](inbox_atom, const line_batch& batch) { take(batch); },
-    [self, pending, take](inbox_atom, const message_batch& b) {
-      // A backplane round: every publication's lines at once; anything that
+    [self, pending, add](inbox_atom, const message_batch& b) {
+      // A backplane round: every publication's lines at once, coalesced
+      // already, so with nothing pending it is written now (no flush round
+      // trip through the event loop: one pass less of latency); anything that
       // is not a line batch goes the component's way, in its place. One
       // reserve for the round, not a regrowth (and copy) every few batches.
+      bool now = pending->empty();
       size_t n = pending->size();
       for (auto& x : b.xs)
         if (x.match_elements<line_batch>())
@@ -78,10 +84,13 @@ caf::behavior counting_coalescing_joiner(component* self,
         pending->reserve(std::max(n, 2 * pending->capacity()));
       for (auto& x : b.xs) {
         if (x.match_elements<line_batch>())
-          take(x.get_as<line_batch>(0));
+          add(x.get_as<line_batch>(0));
         else
           self->handle_batch(inbox, message_batch{{x}});
       }
+      // Not now: a flush is on its way already (pending was not empty).
+      if (now && !pending->empty())
+        self->send_on(outbox, std::exchange(*pending, bytes{}));
     },
     [self, pending](flush_atom) {
       if (!pending->empty())
