@@ -20,7 +20,9 @@ caf::behavior joiner(runtime::component* self);
 /// for a flush marker with component::send_self_later(), which comes after
 /// the round's socket events and messages). For fan-out (chat), where a
 /// connection is fed by many senders: one write per round instead of one
-/// per sender's batch. Costs a post and a self-message per flush. Spawn with
+/// per sender's batch. Costs a post and a self-message per flush. A
+/// `message_batch` of line batches (a backplane round) with nothing pending
+/// is coalesced already and is written at once, in the same turn. Spawn with
 /// `sys.spawn(coalescing_joiner)`.
 caf::behavior coalescing_joiner(runtime::component* self);
 
