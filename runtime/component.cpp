@@ -9,6 +9,62 @@
 
 namespace kam::runtime {
 
+namespace {
+
+/// Composites nest a few levels deep; resolution never follows more (a
+/// cycle cannot be built, children exist before their composite, but stay
+/// bounded anyway).
+constexpr int max_resolve_depth = 16;
+
+/// `x` as a local component, or null (a remote actor, a plain CAF actor).
+const component* local_component(const caf::actor& x) {
+  if (!x)
+    return nullptr;
+  return dynamic_cast<const component*>(caf::actor_cast<caf::abstract_actor*>(x));
+}
+
+/// Where a message for (`dest`, `in`) really goes: follows composites whose
+/// box resolves to a child's, past at most one that watches `control`.
+void resolve_dest(caf::actor& dest, box& in, caf::actor& watch) {
+  bool watcher_passed = false;
+  for (int depth = 0; depth < max_resolve_depth; ++depth) {
+    auto* c = local_component(dest);
+    if (c == nullptr)
+      return;
+    caf::actor child;
+    box child_in = in;
+    if (!c->resolve_inbox(in, child, child_in) || !child)
+      return;
+    // The chain must be the same for `inbox` and `control` (one path), so
+    // the watcher rule counts a watching composite on either.
+    if (c->watches_control()) {
+      if (watcher_passed)
+        return;
+      watcher_passed = true;
+      if (in == control)
+        watch = dest;
+    }
+    dest = std::move(child);
+    in = child_in;
+  }
+}
+
+/// Calls `f(source, source_out)` for every box that really feeds `src`'s
+/// outbox `out` (see component::resolve_outbox()).
+template <class F>
+void for_each_source(const caf::actor& src, box out, F&& f, int depth = 0) {
+  std::vector<std::pair<caf::actor, box>> sources;
+  auto* c = depth < max_resolve_depth ? local_component(src) : nullptr;
+  if (c == nullptr || !c->resolve_outbox(out, sources)) {
+    f(src, out);
+    return;
+  }
+  for (auto& [child, child_out] : sources)
+    for_each_source(child, child_out, f, depth + 1);
+}
+
+} // namespace
+
 component::component(caf::actor_config& cfg) : super(cfg), home_(current_actor_thread()) {
   set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
     return static_cast<component*>(ptr)->on_unmatched(x);
@@ -38,8 +94,28 @@ void component::on_exit() {
 
 void component::send_message_on(box out, const caf::message& payload) {
   for (auto& e : links_)
-    if (e.out == out)
+    if (e.out == out) {
+      if (e.watch)
+        send_watch(e, payload);
       send(e.dest, caf::make_message(e.in) + payload);
+    }
+}
+
+void component::send_watch(const link_entry& e, caf::message payload) {
+  send<caf::message_priority::high>(
+    e.watch, caf::make_message(watch_atom::value, control) + payload);
+}
+
+bool component::resolve_inbox(box, caf::actor&, box&) const {
+  return false;
+}
+
+bool component::watches_control() const {
+  return false;
+}
+
+bool component::resolve_outbox(box, std::vector<std::pair<caf::actor, box>>&) const {
+  return false;
 }
 
 void component::send_self_later(caf::message msg) {
@@ -63,7 +139,12 @@ std::pair<caf::actor, box> component::target(box out) const {
 void component::add_link(box out, caf::actor dest, box in) {
   if (!dest)
     return;
-  links_.push_back(link_entry{out, std::move(dest), in});
+  auto to = dest;
+  auto to_in = in;
+  caf::actor watch;
+  resolve_dest(to, to_in, watch);
+  links_.push_back(
+    link_entry{out, std::move(to), to_in, std::move(dest), in, std::move(watch)});
 }
 
 void component::remove_links(box out) {
@@ -75,7 +156,8 @@ void component::remove_links(box out) {
 void component::remove_link(box out, const caf::actor& dest, box in) {
   links_.erase(std::remove_if(links_.begin(), links_.end(),
                               [&](const link_entry& e) {
-                                return e.out == out && e.dest == dest && e.in == in;
+                                return e.out == out && e.asked == dest &&
+                                       e.asked_in == in;
                               }),
                links_.end());
 }
@@ -168,16 +250,28 @@ caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
 }
 
 void link(const caf::actor& src, box out, const caf::actor& dest, box in) {
-  caf::anon_send(src, link_atom::value, out, dest, in);
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    caf::anon_send(s, link_atom::value, o, dest, in);
+  });
 }
 
 void unlink(const caf::actor& src, box out) {
-  caf::anon_send(src, unlink_atom::value, out);
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    caf::anon_send(s, unlink_atom::value, o);
+  });
+}
+
+void unlink(const caf::actor& src, box out, const caf::actor& dest, box in) {
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    caf::anon_send(s, unlink_atom::value, o, dest, in);
+  });
 }
 
 void link(caf::event_based_actor* self, const caf::actor& src, box out,
           const caf::actor& dest, box in) {
-  self->send(src, link_atom::value, out, dest, in);
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    self->send(s, link_atom::value, o, dest, in);
+  });
 }
 
 } // namespace kam::runtime
