@@ -103,8 +103,15 @@ protected:
   }
 
   void child_ended(const caf::actor&) override {
-    if (children().empty())
+    if (!children().empty())
+      return;
+    // A graphline's own signal is linked through its mailbox; a link
+    // request there may still wait behind the exits of children that input
+    // reached past it. A pipeline's outboxes are all its children's.
+    if (own_signal_)
       finish_later();
+    else
+      quit();
   }
 
   void on_done() override {
