@@ -27,6 +27,11 @@ using composite_done_atom = caf::atom_constant<caf::atom("kam_cdone")>;
 ///   child inbox routed from it (route_in), or out of one of its own outboxes
 ///   (route_self). Bytes on `inbox` and Kamaelia's Ipc messages on `control`
 ///   take a fast path; other payloads are routed by the default handler.
+///   A subclass whose routes are fixed for its whole life (graph_composite)
+///   also overrides component::resolve_inbox()/resolve_outbox(), so links
+///   made to it skip it; what those read must be set in the constructor:
+///   start() runs only on the first resumption, after spawn has returned and
+///   possibly on another thread.
 /// - Out of children: a link requested on the composite's outbox `out`
 ///   (`link(composite, out, dest, in)`, e.g. by the chassis) is re-targeted:
 ///   the composite asks every child that feeds `out` (delegate_out) to link
