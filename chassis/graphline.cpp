@@ -59,6 +59,8 @@ public:
       links_.push_back(
         indexed_link{index(l.from.child), l.from.box, index(l.to.child), l.to.box});
     plan_resolution();
+    if (front_ || !fixed_outs_.empty())
+      enable_resolution();
     wire_children();
   }
 

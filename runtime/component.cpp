@@ -16,11 +16,24 @@ namespace {
 /// bounded anyway).
 constexpr int max_resolve_depth = 16;
 
-/// `x` as a local component, or null (a remote actor, a plain CAF actor).
+/// A bit of caf::abstract_actor's flags that CAF 0.17 leaves unused: set
+/// (once, in the constructor, before the actor is known to anyone) on
+/// components that resolve links, so a source needs no dynamic_cast to
+/// find out. Later flag updates by CAF read-modify-write the whole word and
+/// keep it.
+constexpr int resolving_flag = 0x40000000;
+static_assert(
+  (resolving_flag &
+   (caf::abstract_actor::has_timeout_flag | caf::abstract_actor::is_registered_flag |
+    caf::abstract_actor::is_initialized_flag | caf::abstract_actor::is_blocking_flag |
+    caf::abstract_actor::is_detached_flag | caf::abstract_actor::is_serializable_flag |
+    caf::abstract_actor::is_migrated_from_flag | caf::abstract_actor::has_used_aout_flag |
+    caf::abstract_actor::is_terminated_flag | caf::abstract_actor::is_cleaned_up_flag |
+    caf::abstract_actor::is_shutting_down_flag)) == 0,
+  "resolving_flag collides with a CAF actor flag");
+
 const component* local_component(const caf::actor& x) {
-  if (!x)
-    return nullptr;
-  return dynamic_cast<const component*>(caf::actor_cast<caf::abstract_actor*>(x));
+  return component::resolving(x);
 }
 
 /// Where a message for (`dest`, `in`) really goes: follows composites whose
@@ -106,6 +119,18 @@ void component::send_watch(const link_entry& e, caf::message payload) {
     e.watch, caf::make_message(watch_atom::value, control) + payload);
 }
 
+const component* component::resolving(const caf::actor& x) {
+  if (!x)
+    return nullptr;
+  auto* a = caf::actor_cast<caf::abstract_actor*>(x);
+  // Only a component's constructor sets the flag: the cast is safe.
+  return a->getf(resolving_flag) ? static_cast<const component*>(a) : nullptr;
+}
+
+void component::enable_resolution() {
+  setf(resolving_flag);
+}
+
 bool component::resolve_inbox(box, caf::actor&, box&) const {
   return false;
 }
@@ -139,12 +164,21 @@ std::pair<caf::actor, box> component::target(box out) const {
 void component::add_link(box out, caf::actor dest, box in) {
   if (!dest)
     return;
+  if (resolving(dest) == nullptr) { // the usual case: nothing to resolve
+    links_.push_back(
+      link_entry{out, std::move(dest), in, caf::actor{}, in, caf::actor{}});
+    return;
+  }
   auto to = dest;
   auto to_in = in;
   caf::actor watch;
   resolve_dest(to, to_in, watch);
-  links_.push_back(
-    link_entry{out, std::move(to), to_in, std::move(dest), in, std::move(watch)});
+  if (to == dest) // nothing resolved after all
+    links_.push_back(
+      link_entry{out, std::move(to), to_in, caf::actor{}, in, caf::actor{}});
+  else
+    links_.push_back(
+      link_entry{out, std::move(to), to_in, std::move(dest), in, std::move(watch)});
 }
 
 void component::remove_links(box out) {
@@ -156,8 +190,9 @@ void component::remove_links(box out) {
 void component::remove_link(box out, const caf::actor& dest, box in) {
   links_.erase(std::remove_if(links_.begin(), links_.end(),
                               [&](const link_entry& e) {
-                                return e.out == out && e.asked == dest &&
-                                       e.asked_in == in;
+                                // As requested: `asked` if it was resolved.
+                                return e.out == out && e.asked_in == in &&
+                                       (e.asked ? e.asked : e.dest) == dest;
                               }),
                links_.end());
 }

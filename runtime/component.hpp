@@ -177,6 +177,11 @@ public:
   virtual bool resolve_outbox(box out,
                               std::vector<std::pair<caf::actor, box>>& sources) const;
 
+  /// Whether `x` is a local component that called enable_resolution(), so
+  /// links to it may resolve past it; then that component, else null. A
+  /// flag test, no RTTI (it runs for every link made). Any thread.
+  static const component* resolving(const caf::actor& x);
+
   /// Fills `r` for Kamaelia's Introspector (`(introspect_atom)`, answered by
   /// the default handler): id, name, standard boxes and the link table. A
   /// subclass with more to say (a composite: its children and routes)
@@ -184,6 +189,11 @@ public:
   virtual void describe(component_report& r) const;
 
 protected:
+  /// For a subclass that overrides resolve_inbox() or resolve_outbox():
+  /// call from its constructor (before spawn returns), else links to it are
+  /// never resolved. Constructor only.
+  void enable_resolution();
+
   /// The default handler: link requests, the standard
   /// control messages (see the class comment); a subclass that installs
   /// its own default handler passes on what it does not take.
@@ -194,8 +204,8 @@ private:
     box out;
     caf::actor dest; // where messages go (resolved)
     box in;
-    caf::actor asked; // the link as requested, for unlink requests
-    box asked_in;
+    caf::actor asked; // the link as requested if resolved (else empty)
+    box asked_in;     // the inbox as requested
     caf::actor watch; // a composite resolved past that sees copies (rare)
   };
 
