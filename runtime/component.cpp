@@ -32,16 +32,12 @@ static_assert(
     caf::abstract_actor::is_shutting_down_flag)) == 0,
   "resolving_flag collides with a CAF actor flag");
 
-const component* local_component(const caf::actor& x) {
-  return component::resolving(x);
-}
-
 /// Where a message for (`dest`, `in`) really goes: follows composites whose
 /// box resolves to a child's, past at most one that watches `control`.
 void resolve_dest(caf::actor& dest, box& in, caf::actor& watch) {
   bool watcher_passed = false;
   for (int depth = 0; depth < max_resolve_depth; ++depth) {
-    auto* c = local_component(dest);
+    auto* c = component::resolving(dest);
     if (c == nullptr)
       return;
     caf::actor child;
@@ -67,7 +63,7 @@ void resolve_dest(caf::actor& dest, box& in, caf::actor& watch) {
 template <class F>
 void for_each_source(const caf::actor& src, box out, F&& f, int depth = 0) {
   std::vector<std::pair<caf::actor, box>> sources;
-  auto* c = depth < max_resolve_depth ? local_component(src) : nullptr;
+  auto* c = depth < max_resolve_depth ? component::resolving(src) : nullptr;
   if (c == nullptr || !c->resolve_outbox(out, sources)) {
     f(src, out);
     return;
