@@ -88,14 +88,14 @@ public:
         continue;
       if (last != nullptr) {
         if (last->watch)
-          send_watch(*last, caf::make_message(xs...));
+          watch_copy(*last, xs...);
         send(last->dest, last->in, xs...); // copies for fan-out
       }
       last = &e;
     }
     if (last != nullptr) {
       if (last->watch)
-        send_watch(*last, caf::make_message(xs...));
+        watch_copy(*last, xs...);
       send(last->dest, last->in, std::forward<Ts>(xs)...);
     }
   }
@@ -210,6 +210,13 @@ private:
   };
 
   void send_watch(const link_entry& e, caf::message payload);
+
+  /// Out of send_on()'s hot path: only links resolved past a graphline's
+  /// `control` have a watch.
+  template <class... Ts>
+  [[gnu::cold, gnu::noinline]] void watch_copy(const link_entry& e, const Ts&... xs) {
+    send_watch(e, caf::make_message(xs...));
+  }
 
   friend class actor_thread;
 
