@@ -9,6 +9,71 @@
 
 namespace kam::runtime {
 
+namespace {
+
+/// Composites nest a few levels deep; resolution never follows more (a
+/// cycle cannot be built, children exist before their composite, but stay
+/// bounded anyway).
+constexpr int max_resolve_depth = 16;
+
+/// A bit of caf::abstract_actor's flags that CAF 0.17 leaves unused: set
+/// (once, in the constructor, before the actor is known to anyone) on
+/// components that resolve links, so a source needs no dynamic_cast to
+/// find out. Later flag updates by CAF read-modify-write the whole word and
+/// keep it.
+constexpr int resolving_flag = 0x40000000;
+static_assert(
+  (resolving_flag &
+   (caf::abstract_actor::has_timeout_flag | caf::abstract_actor::is_registered_flag |
+    caf::abstract_actor::is_initialized_flag | caf::abstract_actor::is_blocking_flag |
+    caf::abstract_actor::is_detached_flag | caf::abstract_actor::is_serializable_flag |
+    caf::abstract_actor::is_migrated_from_flag | caf::abstract_actor::has_used_aout_flag |
+    caf::abstract_actor::is_terminated_flag | caf::abstract_actor::is_cleaned_up_flag |
+    caf::abstract_actor::is_shutting_down_flag)) == 0,
+  "resolving_flag collides with a CAF actor flag");
+
+/// Where a message for (`dest`, `in`) really goes: follows composites whose
+/// box resolves to a child's, past at most one that watches `control`.
+void resolve_dest(caf::actor& dest, box& in, caf::actor& watch) {
+  bool watcher_passed = false;
+  for (int depth = 0; depth < max_resolve_depth; ++depth) {
+    auto* c = component::resolving(dest);
+    if (c == nullptr)
+      return;
+    caf::actor child;
+    box child_in = in;
+    if (!c->resolve_inbox(in, child, child_in) || !child)
+      return;
+    // The chain must be the same for `inbox` and `control` (one path), so
+    // the watcher rule counts a watching composite on either.
+    if (c->watches_control()) {
+      if (watcher_passed)
+        return;
+      watcher_passed = true;
+      if (in == control)
+        watch = dest;
+    }
+    dest = std::move(child);
+    in = child_in;
+  }
+}
+
+/// Calls `f(source, source_out)` for every box that really feeds `src`'s
+/// outbox `out` (see component::resolve_outbox()).
+template <class F>
+void for_each_source(const caf::actor& src, box out, F&& f, int depth = 0) {
+  std::vector<std::pair<caf::actor, box>> sources;
+  auto* c = depth < max_resolve_depth ? component::resolving(src) : nullptr;
+  if (c == nullptr || !c->resolve_outbox(out, sources)) {
+    f(src, out);
+    return;
+  }
+  for (auto& [child, child_out] : sources)
+    for_each_source(child, child_out, f, depth + 1);
+}
+
+} // namespace
+
 component::component(caf::actor_config& cfg) : super(cfg), home_(current_actor_thread()) {
   set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& x) {
     return static_cast<component*>(ptr)->on_unmatched(x);
@@ -38,8 +103,40 @@ void component::on_exit() {
 
 void component::send_message_on(box out, const caf::message& payload) {
   for (auto& e : links_)
-    if (e.out == out)
+    if (e.out == out) {
+      if (e.watch)
+        send_watch(e, payload);
       send(e.dest, caf::make_message(e.in) + payload);
+    }
+}
+
+void component::send_watch(const link_entry& e, caf::message payload) {
+  send<caf::message_priority::high>(
+    e.watch, caf::make_message(watch_atom::value, control) + payload);
+}
+
+const component* component::resolving(const caf::actor& x) {
+  if (!x)
+    return nullptr;
+  auto* a = caf::actor_cast<caf::abstract_actor*>(x);
+  // Only a component's constructor sets the flag: the cast is safe.
+  return a->getf(resolving_flag) ? static_cast<const component*>(a) : nullptr;
+}
+
+void component::enable_resolution() {
+  setf(resolving_flag);
+}
+
+bool component::resolve_inbox(box, caf::actor&, box&) const {
+  return false;
+}
+
+bool component::watches_control() const {
+  return false;
+}
+
+bool component::resolve_outbox(box, std::vector<std::pair<caf::actor, box>>&) const {
+  return false;
 }
 
 void component::send_self_later(caf::message msg) {
@@ -63,7 +160,21 @@ std::pair<caf::actor, box> component::target(box out) const {
 void component::add_link(box out, caf::actor dest, box in) {
   if (!dest)
     return;
-  links_.push_back(link_entry{out, std::move(dest), in});
+  if (resolving(dest) == nullptr) { // the usual case: nothing to resolve
+    links_.push_back(
+      link_entry{out, std::move(dest), in, caf::actor{}, in, caf::actor{}});
+    return;
+  }
+  auto to = dest;
+  auto to_in = in;
+  caf::actor watch;
+  resolve_dest(to, to_in, watch);
+  if (to == dest) // nothing resolved after all
+    links_.push_back(
+      link_entry{out, std::move(to), to_in, caf::actor{}, in, caf::actor{}});
+  else
+    links_.push_back(
+      link_entry{out, std::move(to), to_in, std::move(dest), in, std::move(watch)});
 }
 
 void component::remove_links(box out) {
@@ -75,7 +186,9 @@ void component::remove_links(box out) {
 void component::remove_link(box out, const caf::actor& dest, box in) {
   links_.erase(std::remove_if(links_.begin(), links_.end(),
                               [&](const link_entry& e) {
-                                return e.out == out && e.dest == dest && e.in == in;
+                                // As requested: `asked` if it was resolved.
+                                return e.out == out && e.asked_in == in &&
+                                       (e.asked ? e.asked : e.dest) == dest;
                               }),
                links_.end());
 }
@@ -168,16 +281,28 @@ caf::result<caf::message> component::on_unmatched(caf::message_view& x) {
 }
 
 void link(const caf::actor& src, box out, const caf::actor& dest, box in) {
-  caf::anon_send(src, link_atom::value, out, dest, in);
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    caf::anon_send(s, link_atom::value, o, dest, in);
+  });
 }
 
 void unlink(const caf::actor& src, box out) {
-  caf::anon_send(src, unlink_atom::value, out);
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    caf::anon_send(s, unlink_atom::value, o);
+  });
+}
+
+void unlink(const caf::actor& src, box out, const caf::actor& dest, box in) {
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    caf::anon_send(s, unlink_atom::value, o, dest, in);
+  });
 }
 
 void link(caf::event_based_actor* self, const caf::actor& src, box out,
           const caf::actor& dest, box in) {
-  self->send(src, link_atom::value, out, dest, in);
+  for_each_source(src, out, [&](const caf::actor& s, box o) {
+    self->send(s, link_atom::value, o, dest, in);
+  });
 }
 
 } // namespace kam::runtime

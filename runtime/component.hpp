@@ -18,6 +18,12 @@ namespace kam::runtime {
 class actor_thread;
 struct component_report;
 
+/// `(watch_atom, in, payload...)`: a copy of a message that a link resolved
+/// past a composite sent to the composite's child (see
+/// component::watches_control()), sent urgent so it arrives before anything
+/// the child does about it.
+using watch_atom = caf::atom_constant<caf::atom("kam_watch")>;
+
 /// A Kamaelia component: a CAF event-based actor with named boxes.
 ///
 /// Messages arrive tagged with the inbox they were sent to, as
@@ -80,12 +86,18 @@ public:
     for (auto& e : links_) {
       if (e.out != out)
         continue;
-      if (last != nullptr)
+      if (last != nullptr) {
+        if (last->watch)
+          watch_copy(*last, xs...);
         send(last->dest, last->in, xs...); // copies for fan-out
+      }
       last = &e;
     }
-    if (last != nullptr)
+    if (last != nullptr) {
+      if (last->watch)
+        watch_copy(*last, xs...);
       send(last->dest, last->in, std::forward<Ts>(xs)...);
+    }
   }
 
   /// Sends `(in) + payload` to every inbox `in` linked to outbox `out`, as
@@ -100,7 +112,11 @@ public:
   std::pair<caf::actor, box> target(box out) const;
 
   /// Links outbox `out` to inbox `in` of `dest`. Many outboxes may link to
-  /// one inbox; one outbox may link to several (each gets a copy).
+  /// one inbox; one outbox may link to several (each gets a copy). When
+  /// `dest` is a local composite whose `in` resolves to a child's box (see
+  /// resolve_inbox()), the link points at that box: the table holds where
+  /// messages really go (target(), the Introspector's report); unlink
+  /// requests still name (`dest`, `in`).
   void add_link(box out, caf::actor dest, box in);
 
   /// Removes every link from outbox `out`.
@@ -133,6 +149,39 @@ public:
     quit();
   }
 
+  /// Link resolution (Axon's passthrough, resolved when the link is made).
+  ///
+  /// A composite whose inbox `in` leads, for its whole life, to exactly one
+  /// box of one child returns true and names it: a link made to (this, in)
+  /// then points straight at (`child`, `child_in`), transitively, and the
+  /// message skips this hop. Implementations return true for `inbox` and
+  /// `control` together or not at all, each to the child's box of the same
+  /// name, so a source's data and control keep one path and their order.
+  /// Called from the source's thread: what it reads must be immutable from
+  /// construction on (set before spawn returns). Default: false.
+  virtual bool resolve_inbox(box in, caf::actor& child, box& child_in) const;
+
+  /// Whether this component, when a link to its `control` is resolved past
+  /// it, must still see every message on it: the source then also sends it
+  /// `(watch_atom, control, payload...)`, urgent, before the child's copy.
+  /// A resolution chain passes at most one such component. Immutable from
+  /// construction on, as resolve_inbox(). Default: false.
+  virtual bool watches_control() const;
+
+  /// Link resolution on the outbox side: a composite whose outbox `out` is
+  /// fed, for its whole life, only by its children's boxes appends them to
+  /// `sources` and returns true; link() and unlink() then ask those children
+  /// (transitively) instead of this composite, so a link is in place on the
+  /// child as soon as the request is in the child's mailbox. Immutable from
+  /// construction on, as resolve_inbox(). Default: false.
+  virtual bool resolve_outbox(box out,
+                              std::vector<std::pair<caf::actor, box>>& sources) const;
+
+  /// Whether `x` is a local component that called enable_resolution(), so
+  /// links to it may resolve past it; then that component, else null. A
+  /// flag test, no RTTI (it runs for every link made). Any thread.
+  static const component* resolving(const caf::actor& x);
+
   /// Fills `r` for Kamaelia's Introspector (`(introspect_atom)`, answered by
   /// the default handler): id, name, standard boxes and the link table. A
   /// subclass with more to say (a composite: its children and routes)
@@ -140,6 +189,11 @@ public:
   virtual void describe(component_report& r) const;
 
 protected:
+  /// For a subclass that overrides resolve_inbox() or resolve_outbox():
+  /// call from its constructor (before spawn returns), else links to it are
+  /// never resolved. Constructor only.
+  void enable_resolution();
+
   /// The default handler: link requests, the standard
   /// control messages (see the class comment); a subclass that installs
   /// its own default handler passes on what it does not take.
@@ -148,9 +202,21 @@ protected:
 private:
   struct link_entry {
     box out;
-    caf::actor dest;
+    caf::actor dest; // where messages go (resolved)
     box in;
+    caf::actor asked; // the link as requested if resolved (else empty)
+    box asked_in;     // the inbox as requested
+    caf::actor watch; // a composite resolved past that sees copies (rare)
   };
+
+  void send_watch(const link_entry& e, caf::message payload);
+
+  /// Out of send_on()'s hot path: only links resolved past a graphline's
+  /// `control` have a watch.
+  template <class... Ts>
+  [[gnu::cold, gnu::noinline]] void watch_copy(const link_entry& e, const Ts&... xs) {
+    send_watch(e, caf::make_message(xs...));
+  }
 
   friend class actor_thread;
 
@@ -163,10 +229,18 @@ private:
 };
 
 /// Asks `src` to link its outbox `out` to `dest`'s inbox `in`. Any thread.
+/// When `src` is a local composite whose `out` is fed only by children (see
+/// component::resolve_outbox()), the request goes to those children
+/// directly, so it is in place before any message can reach them.
 void link(const caf::actor& src, box out, const caf::actor& dest, box in);
 
-/// Asks `src` to drop every link from its outbox `out`. Any thread.
+/// Asks `src` to drop every link from its outbox `out` (resolved as link()).
+/// Any thread.
 void unlink(const caf::actor& src, box out);
+
+/// Asks `src` to drop the link from its outbox `out` to (`dest`, `in`), as
+/// requested (resolved as link()). Any thread.
+void unlink(const caf::actor& src, box out, const caf::actor& dest, box in);
 
 /// As link(), sent from actor `self`, keeping `self`'s send order.
 void link(caf::event_based_actor* self, const caf::actor& src, box out,

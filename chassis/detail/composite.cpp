@@ -20,6 +20,12 @@ composite::composite(caf::actor_config& cfg) : super(cfg) {
                                  caf::message_view& x) -> caf::result<caf::message> {
     auto self = static_cast<composite*>(ptr);
     auto& xs = x.content();
+    if (xs.size() >= 2 && xs.match_element<box>(0) &&
+        xs.get_as<box>(0) == watch_atom::value && xs.match_element<box>(1)) {
+      auto msg = x.move_content_to_message();
+      self->on_watched(msg.get_as<box>(1), msg.drop(2));
+      return caf::message{};
+    }
     if (xs.size() >= 1 && xs.match_element<box>(0)) {
       auto in = xs.get_as<box>(0);
       if (self->claims(in)) {
@@ -46,6 +52,7 @@ caf::behavior composite::make_behavior() {
     [this](control_atom, producer_finished x) { on_control(caf::make_message(x)); },
     [this](control_atom, socket_shutdown x) { on_control(caf::make_message(x)); },
     [this](control_atom, shutdown_microprocess x) { on_control(caf::make_message(x)); },
+    [this](composite_done_atom) { on_done(); },
     [this](child_signal_atom, producer_finished x) {
       on_child_signal(sender_child(), caf::make_message(x));
     },
@@ -123,6 +130,18 @@ bool composite::forward_routes(box in, const caf::message& payload) {
 void composite::on_control(caf::message payload) {
   if (!forward_routes(control, payload))
     unrouted(control, std::move(payload));
+}
+
+void composite::on_watched(box, const caf::message&) {
+  // nop
+}
+
+void composite::finish_later() {
+  send(this, composite_done_atom::value);
+}
+
+void composite::on_done() {
+  quit();
 }
 
 void composite::on_child_signal(const caf::actor&, const caf::message&) {

@@ -15,6 +15,11 @@ namespace kam::chassis::detail {
 /// (graphline's `self.signal`, seq's and carousel's children).
 using child_signal_atom = caf::atom_constant<caf::atom("kam_csig")>;
 
+/// `(composite_done_atom)`: sent to itself by a composite whose children
+/// have all ended, so it ends after what is already in its mailbox (see
+/// finish_later()).
+using composite_done_atom = caf::atom_constant<caf::atom("kam_cdone")>;
+
 /// The common core of pipeline, graphline, seq and carousel: a component
 /// whose boxes lead into and out of children it owns.
 ///
@@ -22,6 +27,11 @@ using child_signal_atom = caf::atom_constant<caf::atom("kam_csig")>;
 ///   child inbox routed from it (route_in), or out of one of its own outboxes
 ///   (route_self). Bytes on `inbox` and Kamaelia's Ipc messages on `control`
 ///   take a fast path; other payloads are routed by the default handler.
+///   A subclass whose routes are fixed for its whole life (graph_composite)
+///   also overrides component::resolve_inbox()/resolve_outbox(), so links
+///   made to it skip it; what those read must be set in the constructor:
+///   start() runs only on the first resumption, after spawn has returned and
+///   possibly on another thread.
 /// - Out of children: a link requested on the composite's outbox `out`
 ///   (`link(composite, out, dest, in)`, e.g. by the chassis) is re-targeted:
 ///   the composite asks every child that feeds `out` (delegate_out) to link
@@ -69,6 +79,18 @@ protected:
   /// `control` got one of Kamaelia's Ipc messages (or another payload).
   /// Default: deliver it along the routes of `control`.
   virtual void on_control(caf::message payload);
+
+  /// A copy of `payload`, sent on a link to this composite's inbox `in`
+  /// that resolves past it to a child (see watches_control()). Default: nop.
+  virtual void on_watched(runtime::box in, const caf::message& payload);
+
+  /// Ends this composite once the messages already in its mailbox have been
+  /// handled (a link request on its own outbox, sent before the input that
+  /// made its children end, can then still be applied): on_done() runs then.
+  void finish_later();
+
+  /// See finish_later(). Default: quit().
+  virtual void on_done();
 
   /// A child's signal arrived (a box linked to `child_signal_atom`).
   virtual void on_child_signal(const caf::actor& child, const caf::message& payload);
