@@ -18,13 +18,13 @@
 #include <thread>
 #include <unistd.h>
 
+#include "tests/support/haproxy.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/tcp_client.hpp"
 
 using namespace std::chrono_literals;
 using kam::test::bin_path;
 using kam::test::child_process;
-using kam::test::free_port;
 using kam::test::port_of;
 using kam::test::tcp_client;
 
@@ -34,7 +34,9 @@ std::string addr(uint16_t port) {
   return "127.0.0.1:" + std::to_string(port);
 }
 
-/// One kam-serve chat node.
+/// One kam-serve chat node. Its node port is 0 (the kernel picks one: no
+/// race with other processes for a port named in advance) unless given; the
+/// port it got is kept, so start() again binds the same one.
 struct chat_node {
   std::vector<std::string> args;
   std::unique_ptr<child_process> proc;
@@ -42,18 +44,26 @@ struct chat_node {
   uint16_t port = 0; ///< the chat port
   size_t mark_at = 0; ///< stderr before this is history (see mark())
 
-  chat_node(uint16_t node_port_, std::vector<std::string> extra) : node_port(node_port_) {
-    args = {"--protocol=chat", "--port=0", "--threads=1",
-            "--node-port=" + std::to_string(node_port)};
+  explicit chat_node(std::vector<std::string> extra, uint16_t node_port_ = 0)
+      : node_port(node_port_) {
+    args = {"--protocol=chat", "--port=0", "--threads=1"};
     args.insert(args.end(), extra.begin(), extra.end());
     start();
   }
 
   void start() {
-    proc = std::make_unique<child_process>(bin_path("kam-serve"), args);
+    auto argv = args;
+    argv.push_back("--node-port=" + std::to_string(node_port));
+    proc = std::make_unique<child_process>(bin_path("kam-serve"), argv);
     REQUIRE(proc->pid() > 0);
-    auto n = proc->wait_for_line("node at");
+    auto n = proc->wait_for_line("node at", 10000ms);
+    if (!n)
+      proc->wait_for_err("\x01", 0, 500ms); // what it said, for the message
     REQUIRE_MESSAGE(n, "no 'node at' line: " << proc->err());
+    auto got = port_of(*n);
+    if (node_port != 0)
+      CHECK(got == node_port);
+    node_port = got;
     CHECK(*n == "node at " + addr(node_port));
     auto l = proc->wait_for_line("listening on");
     REQUIRE(l);
@@ -136,9 +146,9 @@ bool no_duplicates(const std::vector<std::string>& lines) {
 
 /// Three nodes: A, and B and C joining A only (they learn of each other).
 struct mesh3 {
-  chat_node a{free_port(), {}};
-  chat_node b{free_port(), {"--join=" + a.address()}};
-  chat_node c{free_port(), {"--join=" + a.address()}};
+  chat_node a{{}};
+  chat_node b{{"--join=" + a.address()}};
+  chat_node c{{"--join=" + a.address()}};
 
   mesh3() {
     REQUIRE(a.logs_up(b));
@@ -245,10 +255,10 @@ TEST_SUITE("tools/kam_serve nodes") {
 
   TEST_CASE("a node with another cookie is refused; a join target with nothing "
             "listening is retried; local chat goes on meanwhile") {
-    chat_node a{free_port(), {}};
-    auto dead = free_port();
-    chat_node d{free_port(), {"--node-cookie=other", "--join=" + a.address() + "," +
-                                                       addr(dead)}};
+    chat_node a{{}};
+    kam::test::refused_port down; // bound, not listening: refused, and held
+    auto dead = down.port();
+    chat_node d{{"--node-cookie=other", "--join=" + a.address() + "," + addr(dead)}};
     CHECK(d.proc->wait_for_err("node: peer " + a.address() + " retrying\n", 0, 5000ms));
     CHECK(d.proc->wait_for_err("node: peer " + addr(dead) + " retrying\n", 0, 5000ms));
     chat_client x{d.port};
@@ -261,13 +271,13 @@ TEST_SUITE("tools/kam_serve nodes") {
     CHECK_FALSE(a.logs_up(d, 100ms));
     CHECK_FALSE(d.logs_up(a, 100ms));
     // Same cookie: accepted.
-    chat_node e{free_port(), {"--join=" + a.address()}};
+    chat_node e{{"--join=" + a.address()}};
     CHECK(a.logs_up(e));
   }
 
   TEST_CASE("the admin endpoint counts peers up and publications sent and received") {
-    chat_node a{free_port(), {"--admin-port=0"}};
-    chat_node b{free_port(), {"--join=" + a.address()}};
+    chat_node a{{"--admin-port=0"}};
+    chat_node b{{"--join=" + a.address()}};
     REQUIRE(a.logs_up(b));
     auto admin = a.proc->wait_for_line("admin at");
     REQUIRE(admin);
@@ -298,8 +308,8 @@ TEST_SUITE("tools/kam_serve nodes") {
 
   TEST_CASE("bad node options: exit 2 with one line") {
     auto bin = bin_path("kam-serve");
-    auto busy = free_port();
-    chat_node holder{busy, {}};
+    chat_node holder{{}};
+    auto busy = holder.node_port;
     struct bad {
       std::vector<std::string> args;
       std::string says;
@@ -326,43 +336,22 @@ TEST_SUITE("tools/kam_serve nodes") {
       MESSAGE("haproxy not installed (scripts/bootstrap.sh installs it)");
       return;
     }
-    chat_node a{free_port(), {"--proxy-protocol"}};
-    chat_node b{free_port(), {"--proxy-protocol", "--join=" + a.address()}};
+    chat_node a{{"--proxy-protocol"}};
+    chat_node b{{"--proxy-protocol", "--join=" + a.address()}};
     REQUIRE(a.logs_up(b));
     REQUIRE(b.logs_up(a));
-    auto dir = std::filesystem::temp_directory_path() /
-               ("kam-node-hap-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    auto front = free_port();
-    {
-      std::ofstream cfg{dir / "haproxy.cfg"};
-      cfg << "global\n  maxconn 100\ndefaults\n  mode tcp\n  timeout connect 2s\n"
-             "  timeout client 20s\n  timeout server 20s\n"
-             "frontend fe\n  bind 127.0.0.1:"
-          << front
-          << "\n  default_backend be\nbackend be\n  balance roundrobin\n"
-             "  server a 127.0.0.1:"
-          << a.port << " send-proxy-v2\n  server b 127.0.0.1:" << b.port
-          << " send-proxy-v2\n";
-    }
-    child_process hap{"/usr/sbin/haproxy", {"-db", "-f", (dir / "haproxy.cfg").string()}};
-    std::unique_ptr<chat_client> x;
-    for (int i = 0; i < 200 && !x; ++i) {
-      tcp_client probe{"127.0.0.1", front};
-      if (probe.ok())
-        break;
-      std::this_thread::sleep_for(20ms);
-    }
-    // The probe above took one server; two more clients go one to each node.
-    x = std::make_unique<chat_client>(front);
-    chat_client y{front};
+    kam::test::haproxy hap{"  balance roundrobin\n  server a 127.0.0.1:" +
+                           std::to_string(a.port) + " send-proxy-v2\n  server b 127.0.0.1:" +
+                           std::to_string(b.port) + " send-proxy-v2\n"};
+    // Round robin: the two clients go one to each node.
+    chat_client x{hap.port};
+    chat_client y{hap.port};
     std::this_thread::sleep_for(400ms);
-    REQUIRE(x->c.send_all(numbered("x", 0, 20)));
+    REQUIRE(x.c.send_all(numbered("x", 0, 20)));
     REQUIRE(y.read_lines(20));
     CHECK(numbers_from(y.lines, "x") == iota(0, 20));
     REQUIRE(y.c.send_all(numbered("y", 0, 20)));
-    REQUIRE(x->read_lines(20));
-    CHECK(numbers_from(x->lines, "y") == iota(0, 20));
-    std::filesystem::remove_all(dir);
+    REQUIRE(x.read_lines(20));
+    CHECK(numbers_from(x.lines, "y") == iota(0, 20));
   }
 }

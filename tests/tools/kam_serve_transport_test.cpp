@@ -22,6 +22,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/haproxy.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_certs.hpp"
 
@@ -31,27 +32,11 @@ using namespace std::chrono_literals;
 using kam::test::bin_path;
 using kam::test::certs;
 using kam::test::child_process;
-using kam::test::free_port;
+using kam::test::haproxy;
+using kam::test::temp_dir;
 using kam::test::count_lines;
 using kam::test::port_of;
 using kam::test::run_to_exit;
-
-/// A fresh directory under /tmp (short: sun_path holds 107 bytes), removed
-/// with what is in it.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/kam-transport-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~temp_dir() {
-    auto cmd = "rm -rf '" + path + "'";
-    if (std::system(cmd.c_str()) != 0)
-      MESSAGE("could not remove " << path);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 struct server {
   std::unique_ptr<child_process> proc;
@@ -120,61 +105,13 @@ std::string wait_lines(const std::string& path, size_t n) {
   return text;
 }
 
-/// Whether something listens on 127.0.0.1:port, from /proc/net/tcp (a
-/// connect would be forwarded by haproxy, and be seen by the server).
-bool listening(uint16_t port) {
-  std::ifstream in{"/proc/net/tcp"};
-  char want[32];
-  std::snprintf(want, sizeof(want), "0100007F:%04X", port);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream f{line};
-    std::string slot, local, remote, state;
-    f >> slot >> local >> remote >> state;
-    if (local == want && state == "0A")
-      return true;
-  }
-  return false;
+/// haproxy in front of 127.0.0.1:backend, connecting from 127.0.0.5 with
+/// `send` (send-proxy or send-proxy-v2, and more server options) and health
+/// checks every 100 ms.
+std::string kam_backend(uint16_t backend, const std::string& send) {
+  return "  server kam 127.0.0.1:" + std::to_string(backend) + " " + send +
+         " source 127.0.0.5 check inter 100ms\n";
 }
-
-/// A real haproxy in `mode tcp` on 127.0.0.1:port in front of
-/// 127.0.0.1:backend, connecting from 127.0.0.5 with `send` (send-proxy or
-/// send-proxy-v2, and more server options) and health checks every 100 ms.
-struct haproxy {
-  temp_dir dir;
-  std::unique_ptr<child_process> proc;
-  uint16_t port = 0;
-
-  haproxy(uint16_t backend, const std::string& send) {
-    for (int attempt = 0; attempt < 5 && !proc; ++attempt) {
-      port = free_port();
-      std::ofstream cfg{dir / "haproxy.cfg"};
-      cfg << "global\n"
-             "  maxconn 100\n"
-             "defaults\n"
-             "  mode tcp\n"
-             "  timeout connect 2s\n"
-             "  timeout client 10s\n"
-             "  timeout server 10s\n"
-             "frontend fe\n"
-             "  bind 127.0.0.1:"
-          << port
-          << "\n"
-             "  default_backend be\n"
-             "backend be\n"
-             "  server kam 127.0.0.1:"
-          << backend << " " << send << " source 127.0.0.5 check inter 100ms\n";
-      cfg.close();
-      auto p = std::make_unique<child_process>(
-        "/usr/sbin/haproxy", std::vector<std::string>{"-db", "-f", dir / "haproxy.cfg"});
-      bool exited = false;
-      for (int i = 0; i < 500 && !listening(port) && !exited; ++i)
-        exited = p->wait_exit(10ms).has_value(); // could not bind (a race): again
-      if (!exited && listening(port))
-        proc = std::move(p);
-    }
-    REQUIRE_MESSAGE(proc, "haproxy did not start");
-  }
-};
 
 /// Whether stderr has `what`, e.g. "PROXY protocol: 2 header rejects".
 bool says(const std::string& err, const std::string& what) {
@@ -468,7 +405,7 @@ print("OK")
       auto log = dir / "access.log";
       auto srv =
         start({"--protocol=http", "--port=0", "--proxy-protocol", "--access-log=" + log});
-      haproxy hap{srv.port, send};
+      haproxy hap{kam_backend(srv.port, send)};
       // Two requests on one keep-alive connection, then one more connection.
       auto url = "http://127.0.0.1:" + std::to_string(hap.port);
       auto [rc, out] =
@@ -521,7 +458,7 @@ print("OK")
     CHECK_MESSAGE(rc == 0, out);
     // haproxy's v1 checks name real addresses (not UNKNOWN) and leave before
     // any TLS: check-ssl makes them complete a handshake, as a TLS backend needs.
-    haproxy hap{srv.port, "send-proxy check-ssl verify none"};
+    haproxy hap{kam_backend(srv.port, "send-proxy check-ssl verify none")};
     std::tie(rc, out) =
       shell("curl -sS --max-time 10 --interface 127.0.0.9 --cacert " + certs().ca +
             " --resolve localhost:" + std::to_string(hap.port) +
