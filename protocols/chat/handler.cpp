@@ -36,17 +36,19 @@ caf::actor handler(caf::actor_system& sys, const chat_options& opts) {
     caf::anon_send_exit(pub, caf::exit_reason::user_shutdown);
     throw;
   }
+  // The framer sends each read's lines as one block (line_block): the
+  // subscribers' joiners append it with one copy, not one per line.
   caf::actor framer, joiner;
   if (opts.stats) {
     // Aliasing pointers: each counter keeps the whole block alive.
     framer =
-      sys.spawn(lines::counting_framer, opts.max_line,
+      sys.spawn(lines::block_framer, opts.max_line,
                 std::shared_ptr<sharded_counter>{opts.stats, &opts.stats->dropped});
     joiner =
       sys.spawn(lines::counting_coalescing_joiner,
                 std::shared_ptr<sharded_counter>{opts.stats, &opts.stats->delivered});
   } else {
-    framer = sys.spawn(lines::framer, opts.max_line);
+    framer = sys.spawn(lines::block_framer, opts.max_line, nullptr);
     joiner = sys.spawn(lines::coalescing_joiner);
   }
   return chassis::graphline(sys,

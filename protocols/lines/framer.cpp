@@ -10,22 +10,42 @@ namespace kam::protocols::lines {
 
 using namespace runtime;
 
-caf::behavior framer(component* self, size_t max_line) {
-  return counting_framer(self, max_line, nullptr);
+namespace {
+
+parse_result feed_into(parser& p, std::string_view data, line_batch& out) {
+  return p.feed(data, out);
 }
 
-caf::behavior counting_framer(component* self, size_t max_line,
-                              std::shared_ptr<sharded_counter> over_long) {
+parse_result feed_into(parser& p, std::string_view data, line_block& out) {
+  return p.feed_block(data, out);
+}
+
+void add_last(std::string last, line_batch& out) {
+  out.push_back(std::move(last));
+}
+
+void add_last(const std::string& last, line_block& out) {
+  out.insert(out.end(), last.begin(), last.end());
+  out.push_back('\n');
+}
+
+/// The framer, sending `Out` (a line_batch or a line_block) per read.
+template <class Out>
+caf::behavior framer_of(component* self, size_t max_line,
+                        std::shared_ptr<sharded_counter> over_long) {
   auto p = std::make_shared<parser>(max_line);
   auto end_of_input = [self, p] {
-    if (auto last = p->finish())
-      self->send_on(outbox, line_batch{std::move(*last)});
+    if (auto last = p->finish()) {
+      Out out;
+      add_last(std::move(*last), out);
+      self->send_on(outbox, std::move(out));
+    }
     self->finish(producer_finished{});
   };
   return {
     [self, p, over_long](inbox_atom, const bytes& data) {
-      line_batch out;
-      auto res = p->feed(as_text(data), out);
+      Out out;
+      auto res = feed_into(*p, as_text(data), out);
       if (!out.empty())
         self->send_on(outbox, std::move(out));
       if (res.status == parse_status::error) {
@@ -38,6 +58,22 @@ caf::behavior counting_framer(component* self, size_t max_line,
     [end_of_input](control_atom, socket_shutdown) { end_of_input(); },
     [self](control_atom, shutdown_microprocess msg) { self->finish(msg); },
   };
+}
+
+} // namespace
+
+caf::behavior framer(component* self, size_t max_line) {
+  return framer_of<line_batch>(self, max_line, nullptr);
+}
+
+caf::behavior counting_framer(component* self, size_t max_line,
+                              std::shared_ptr<sharded_counter> over_long) {
+  return framer_of<line_batch>(self, max_line, std::move(over_long));
+}
+
+caf::behavior block_framer(component* self, size_t max_line,
+                           std::shared_ptr<sharded_counter> over_long) {
+  return framer_of<line_block>(self, max_line, std::move(over_long));
 }
 
 } // namespace kam::protocols::lines

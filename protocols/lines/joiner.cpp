@@ -31,18 +31,39 @@ namespace {
 
 using flush_atom = caf::atom_constant<caf::atom("kam_flush")>;
 
-void append(bytes& out, const line_batch& batch) {
-  size_t n = out.size();
+size_t size_of(const line_batch& batch) {
+  size_t n = 0;
   for (auto& line : batch)
     n += line.size() + 1;
-  // Geometric growth: a round may append a batch from every publisher, and
-  // an exact reserve each time would copy the whole buffer each time.
+  return n;
+}
+
+size_t size_of(const line_block& block) {
+  return block.size();
+}
+
+/// Grows `out` for `n` bytes in all. Geometric: a round may append a batch
+/// from every publisher, and an exact reserve each time would copy the whole
+/// buffer each time.
+void make_room(bytes& out, size_t n) {
   if (n > out.capacity())
     out.reserve(std::max(n, 2 * out.capacity()));
+}
+
+/// Appends; returns the number of lines.
+size_t append(bytes& out, const line_batch& batch) {
+  make_room(out, out.size() + size_of(batch));
   for (auto& line : batch) {
     out.insert(out.end(), line.begin(), line.end());
     out.push_back('\n');
   }
+  return batch.size();
+}
+
+size_t append(bytes& out, const line_block& block) {
+  make_room(out, out.size() + block.size());
+  out.insert(out.end(), block.begin(), block.end());
+  return static_cast<size_t>(std::count(block.begin(), block.end(), '\n'));
 }
 
 } // namespace
@@ -56,34 +77,38 @@ caf::behavior counting_coalescing_joiner(component* self,
   auto pending = std::make_shared<bytes>();
   // Flushed once this round of the thread's work is done: batches from every
   // publisher of the round leave as one write.
-  auto add = [pending, lines](const line_batch& batch) {
-    append(*pending, batch);
+  auto add = [pending, lines](const auto& batch) {
+    auto n = append(*pending, batch);
     if (lines)
-      lines->add(this_thread_shard(), batch.size());
+      lines->add(this_thread_shard(), n);
   };
-  auto take = [self, pending, add](const line_batch& batch) {
+  auto take = [self, pending, add](const auto& batch) {
     if (pending->empty())
       self->send_self_later(caf::make_message(flush_atom::value));
     add(batch);
   };
   return {
     [take](inbox_atom, const line_batch& batch) { take(batch); },
+    [take](inbox_atom, const line_block& block) { take(block); },
     [self, pending, add](inbox_atom, const message_batch& b) {
       // A backplane round: every publication's lines at once, coalesced
       // already, so with nothing pending it is written now (no flush round
       // trip through the event loop: one pass less of latency); anything that
-      // is not a line batch goes the component's way, in its place. One
-      // reserve for the round, not a regrowth (and copy) every few batches.
+      // is not lines goes the component's way, in its place. One reserve for
+      // the round, not a regrowth (and copy) every few batches.
       bool now = pending->empty();
       size_t n = pending->size();
-      for (auto& x : b.xs)
-        if (x.match_elements<line_batch>())
-          for (auto& line : x.get_as<line_batch>(0))
-            n += line.size() + 1;
-      if (n > pending->capacity())
-        pending->reserve(std::max(n, 2 * pending->capacity()));
       for (auto& x : b.xs) {
-        if (x.match_elements<line_batch>())
+        if (x.match_elements<line_block>())
+          n += size_of(x.get_as<line_block>(0));
+        else if (x.match_elements<line_batch>())
+          n += size_of(x.get_as<line_batch>(0));
+      }
+      make_room(*pending, n);
+      for (auto& x : b.xs) {
+        if (x.match_elements<line_block>())
+          add(x.get_as<line_block>(0));
+        else if (x.match_elements<line_batch>())
           add(x.get_as<line_batch>(0));
         else
           self->handle_batch(inbox, message_batch{{x}});

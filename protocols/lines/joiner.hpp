@@ -26,6 +26,9 @@ caf::behavior joiner(runtime::component* self);
 /// `sys.spawn(coalescing_joiner)`.
 caf::behavior coalescing_joiner(runtime::component* self);
 
+/// A line_block on `inbox` (block_framer()'s) is appended as it is, in the
+/// same rounds.
+///
 /// coalescing_joiner() that adds the number of lines it sends on to
 /// `lines` (this thread's cell).
 caf::behavior counting_coalescing_joiner(runtime::component* self,

@@ -31,6 +31,8 @@ struct parse_result {
   /// the end of the offending line, or all of it if the line is still open).
   size_t consumed = 0;
   parse_error error = parse_error::none;
+  /// Complete lines appended.
+  size_t lines = 0;
 };
 
 /// An incremental line framer: bytes in, complete lines out.
@@ -39,7 +41,8 @@ struct parse_result {
 /// Input may be split anywhere (even inside "\r\n"). A line whose content is
 /// longer than `max_line_length` is an error; the parser then stays failed
 /// (every feed() returns the error) until reset(). No I/O, no actors;
-/// allocates only the lines it returns and the partial line it keeps.
+/// allocates only the lines it returns (feed_block: only the block's growth)
+/// and the partial line it keeps.
 /// Not thread safe: one owner.
 class parser {
 public:
@@ -47,6 +50,13 @@ public:
 
   /// Consumes `data`, appending each complete line to `out`.
   parse_result feed(std::string_view data, std::vector<std::string>& out);
+
+  /// As feed(), but the complete lines go to `out` as one contiguous block,
+  /// each followed by "\n" (a "\r\n" terminator becomes "\n"): one copy of
+  /// the input's whole lines, no allocation per line (a line that began in
+  /// an earlier feed comes from the partial line kept). On an error, the
+  /// lines before the offending one are in `out`.
+  parse_result feed_block(std::string_view data, std::vector<char>& out);
 
   /// End of input: returns the unterminated last line, if any (a trailing
   /// "\r" is kept: it was not followed by "\n"), and resets.

@@ -63,4 +63,51 @@ TEST_SUITE("protocols.lines.components") {
     CHECK(as_text(*out) == "a\n\nbc\n");
   }
 
+  TEST_CASE("the block framer sends one block of \\n-terminated lines per read, the rest "
+            "at the end, and counts an over-long line") {
+    test::test_system ts;
+    auto dropped = std::make_shared<sharded_counter>();
+    harness h{*ts, ts.sys->spawn(block_framer, size_t{4}, dropped)};
+    h.send_text(inbox, "ab");
+    CHECK(h.silent(outbox));
+    h.send_text(inbox, "c\nd\r\ne\nf");
+    auto block = h.next_as<line_block>(outbox);
+    REQUIRE(block);
+    CHECK(as_text(*block) == "abc\nd\ne\n");
+    h.send(control, socket_shutdown{shutdown_reason::peer_closed});
+    block = h.next_as<line_block>(outbox);
+    REQUIRE(block);
+    CHECK(as_text(*block) == "f\n");
+    CHECK(h.next_as<producer_finished>(signal));
+    CHECK(h.wait_for_exit());
+    CHECK(dropped->load() == 0);
+    harness g{*ts, ts.sys->spawn(block_framer, size_t{4}, dropped)};
+    g.send_text(inbox, "ok\ntoo long\nnever\n");
+    block = g.next_as<line_block>(outbox);
+    REQUIRE(block);
+    CHECK(as_text(*block) == "ok\n");
+    CHECK(g.next_as<producer_finished>(signal));
+    CHECK(g.wait_for_exit());
+    CHECK(dropped->load() == 1);
+  }
+
+  TEST_CASE("the coalescing joiner writes a round of blocks and batches as one buffer, in "
+            "order, and counts its lines") {
+    test::test_system ts;
+    auto lines = std::make_shared<sharded_counter>();
+    harness h{*ts, ts.sys->spawn(counting_coalescing_joiner, lines)};
+    h.send(inbox, message_batch{{caf::make_message(line_block{'a', '\n', 'b', '\n'}),
+                                 caf::make_message(line_batch{"c"}),
+                                 caf::make_message(line_block{'d', '\n'})}});
+    auto out = h.next_as<bytes>(outbox);
+    REQUIRE(out);
+    CHECK(as_text(*out) == "a\nb\nc\nd\n");
+    CHECK(lines->load() == 4);
+    h.send(inbox, line_block{'e', '\n'});
+    out = h.next_as<bytes>(outbox);
+    REQUIRE(out);
+    CHECK(as_text(*out) == "e\n");
+    CHECK(lines->load() == 5);
+  }
+
 } // TEST_SUITE

@@ -16,13 +16,35 @@ struct outcome {
   bool failed = false;
 };
 
+/// How the lines come out: feed() (a string per line) or feed_block() (one
+/// block of "\n"-terminated lines, split back into lines here).
+enum class mode { lines, block };
+
+/// feed_block(), checked against its contract and returned as lines.
+parse_result feed_block(parser& p, std::string_view piece, std::vector<std::string>& out) {
+  std::vector<char> block{'x'}; // what was there before stays
+  auto res = p.feed_block(piece, block);
+  REQUIRE(!block.empty());
+  CHECK(block[0] == 'x');
+  std::string text(block.begin() + 1, block.end());
+  CHECK((text.empty() || text.back() == '\n'));
+  size_t n = 0;
+  for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1, ++n)
+    out.push_back(text.substr(at, nl - at));
+  CHECK(n == res.lines);
+  return res;
+}
+
 /// Feeds `input` in pieces of the given sizes (the rest in one piece).
-outcome run(const std::string& input, size_t max, const std::vector<size_t>& cuts) {
+outcome run(const std::string& input, size_t max, const std::vector<size_t>& cuts,
+            mode m = mode::lines) {
   parser p{max};
   outcome o;
   size_t pos = 0;
   auto feed = [&](std::string_view piece) {
-    auto res = p.feed(piece, o.lines);
+    auto before = o.lines.size();
+    auto res = m == mode::block ? feed_block(p, piece, o.lines) : p.feed(piece, o.lines);
+    CHECK(res.lines == o.lines.size() - before);
     if (res.status == parse_status::error) {
       CHECK(res.error == parse_error::line_too_long);
       o.failed = true;
@@ -86,26 +108,29 @@ void check(const case_row& c, const outcome& o) {
 
 TEST_SUITE("protocols.lines.parser") {
 
-  TEST_CASE("the case table, in one piece") {
-    for (auto& c : cases()) {
-      INFO(c.name);
-      check(c, run(c.input, c.max, {}));
-    }
-  }
-
-  TEST_CASE("the case table, split at every point") {
-    for (auto& c : cases())
-      for (size_t i = 0; i <= c.input.size(); ++i) {
-        INFO(c.name << ", split at " << i);
-        check(c, run(c.input, c.max, {i}));
+  TEST_CASE("the case table, in one piece (lines and block)") {
+    for (auto m : {mode::lines, mode::block})
+      for (auto& c : cases()) {
+        INFO(c.name << (m == mode::block ? ", block" : ""));
+        check(c, run(c.input, c.max, {}, m));
       }
   }
 
-  TEST_CASE("the case table, one byte at a time") {
-    for (auto& c : cases()) {
-      INFO(c.name);
-      check(c, run(c.input, c.max, std::vector<size_t>(c.input.size(), 1)));
-    }
+  TEST_CASE("the case table, split at every point (lines and block)") {
+    for (auto m : {mode::lines, mode::block})
+      for (auto& c : cases())
+        for (size_t i = 0; i <= c.input.size(); ++i) {
+          INFO(c.name << ", split at " << i << (m == mode::block ? ", block" : ""));
+          check(c, run(c.input, c.max, {i}, m));
+        }
+  }
+
+  TEST_CASE("the case table, one byte at a time (lines and block)") {
+    for (auto m : {mode::lines, mode::block})
+      for (auto& c : cases()) {
+        INFO(c.name << (m == mode::block ? ", block" : ""));
+        check(c, run(c.input, c.max, std::vector<size_t>(c.input.size(), 1), m));
+      }
   }
 
   TEST_CASE("a long run of lines, dripped one byte at a time") {
@@ -115,9 +140,15 @@ TEST_SUITE("protocols.lines.parser") {
       expected.push_back("line " + std::to_string(i));
       input += expected.back() + (i % 2 ? "\r\n" : "\n");
     }
-    auto o = run(input, 16, std::vector<size_t>(input.size(), 1));
-    CHECK_FALSE(o.failed);
-    CHECK(o.lines == expected);
+    for (auto m : {mode::lines, mode::block}) {
+      auto o = run(input, 16, std::vector<size_t>(input.size(), 1), m);
+      CHECK_FALSE(o.failed);
+      CHECK(o.lines == expected);
+      // And in pieces of 7 bytes: lines start and end mid-piece.
+      o = run(input, 16, std::vector<size_t>(input.size() / 7 + 1, 7), m);
+      CHECK_FALSE(o.failed);
+      CHECK(o.lines == expected);
+    }
   }
 
   TEST_CASE("status: need more, then lines") {
@@ -149,6 +180,23 @@ TEST_SUITE("protocols.lines.parser") {
     out.clear();
     CHECK(p.feed("fine\n", out).status == parse_status::lines);
     CHECK(out == std::vector<std::string>{"fine"});
+  }
+
+  TEST_CASE("feed_block: an over-long line keeps the lines before it and consumes up to "
+            "its end; a \\r\\n split across feeds ends a line once") {
+    parser p{4};
+    std::vector<char> out;
+    auto r = p.feed_block("ok\r\nabcdefgh\nzz\n", out);
+    CHECK(r.status == parse_status::error);
+    CHECK(r.consumed == 13);
+    CHECK(r.lines == 1);
+    CHECK(std::string(out.begin(), out.end()) == "ok\n");
+    parser q{8};
+    out.clear();
+    CHECK(q.feed_block("ab\r", out).status == parse_status::need_more);
+    CHECK(out.empty());
+    CHECK(q.feed_block("\ncd\n", out).lines == 2);
+    CHECK(std::string(out.begin(), out.end()) == "ab\ncd\n");
   }
 
   TEST_CASE("an open line is rejected as soon as it passes the limit") {
