@@ -44,6 +44,7 @@
 #include "protocols/chat/handler.hpp"
 #include "protocols/http/files.hpp"
 #include "protocols/http/handler.hpp"
+#include "protocols/lines/line_batch.hpp"
 #include "runtime/backplane.hpp"
 #include "runtime/boxes.hpp"
 #include "runtime/io/proxy/cidr.hpp"
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
   kam::runtime::tune_allocator(); // before any thread starts
   config cfg;
   kam::runtime::add_message_types(cfg);
+  kam::protocols::lines::add_message_types(cfg); // chat's line blocks cross nodes
   if (auto err = cfg.parse(argc, argv)) {
     // CAF renders e.g. parser_error(not_an_option, ({"argument" = "--x=1"})).
     auto text = cfg.render(err);

@@ -154,7 +154,10 @@ private:
 };
 
 int run(int argc, char** argv) {
-  cli args(argc, argv, {"host", "port", "max-line"});
+  cli args(argc, argv, {"host", "port", "max-line", "threads"});
+  // One room on one thread (Asio's chat_server): --threads=1 only, accepted
+  // so kam-ab can run it side by side with kam-serve --threads=1.
+  args.integer("threads", 1, 1, 1);
   auto host = args.str("host", "127.0.0.1");
   auto port = static_cast<uint16_t>(args.integer("port", 0, 0, 65535));
   room r;

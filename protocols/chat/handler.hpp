@@ -44,6 +44,9 @@ struct chat_options {
 /// cut by the client's close is delivered as a line). The end of the
 /// client's input, or an over-long line, ends the framer and, down the
 /// chain, the rest; the connection is then flushed and closed.
+/// Lines travel as protocols::lines::line_block: a program that federates
+/// the backplane (runtime::federate) calls lines::add_message_types() on its
+/// config so they cross nodes.
 /// Throws std::runtime_error if the backplane does not exist (the chassis
 /// then closes only this connection). Call from the chassis's factory.
 caf::actor handler(caf::actor_system& sys, const chat_options& opts);

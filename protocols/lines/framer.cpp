@@ -17,7 +17,17 @@ parse_result feed_into(parser& p, std::string_view data, line_batch& out) {
 }
 
 parse_result feed_into(parser& p, std::string_view data, line_block& out) {
-  return p.feed_block(data, out);
+  auto res = p.feed_block(data, out.text);
+  out.lines += static_cast<uint32_t>(res.lines);
+  return res;
+}
+
+bool empty(const line_batch& out) {
+  return out.empty();
+}
+
+bool empty(const line_block& out) {
+  return out.lines == 0;
 }
 
 void add_last(std::string last, line_batch& out) {
@@ -25,8 +35,9 @@ void add_last(std::string last, line_batch& out) {
 }
 
 void add_last(const std::string& last, line_block& out) {
-  out.insert(out.end(), last.begin(), last.end());
-  out.push_back('\n');
+  out.text.insert(out.text.end(), last.begin(), last.end());
+  out.text.push_back('\n');
+  ++out.lines;
 }
 
 /// The framer, sending `Out` (a line_batch or a line_block) per read.
@@ -46,7 +57,7 @@ caf::behavior framer_of(component* self, size_t max_line,
     [self, p, over_long](inbox_atom, const bytes& data) {
       Out out;
       auto res = feed_into(*p, as_text(data), out);
-      if (!out.empty())
+      if (!empty(out))
         self->send_on(outbox, std::move(out));
       if (res.status == parse_status::error) {
         if (over_long)

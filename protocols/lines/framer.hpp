@@ -29,9 +29,10 @@ caf::behavior counting_framer(runtime::component* self, size_t max_line,
                               std::shared_ptr<runtime::sharded_counter> over_long);
 
 /// counting_framer() that sends a line_block (one contiguous buffer of the
-/// read's complete lines, each followed by "\n") instead of a line_batch:
-/// no allocation per line, and a receiver that wants bytes (a joiner) copies
-/// the block at once. `over_long` may be null. For chat's fan-out.
+/// read's complete lines, each followed by "\n", and their count) instead
+/// of a line_batch: no allocation per line, and a receiver that wants bytes
+/// (a joiner) copies the block at once. `over_long` may be null. For chat's
+/// fan-out.
 caf::behavior block_framer(runtime::component* self, size_t max_line,
                            std::shared_ptr<runtime::sharded_counter> over_long);
 

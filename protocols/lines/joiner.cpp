@@ -39,7 +39,7 @@ size_t size_of(const line_batch& batch) {
 }
 
 size_t size_of(const line_block& block) {
-  return block.size();
+  return block.text.size();
 }
 
 /// Grows `out` for `n` bytes in all. Geometric: a round may append a batch
@@ -61,9 +61,9 @@ size_t append(bytes& out, const line_batch& batch) {
 }
 
 size_t append(bytes& out, const line_block& block) {
-  make_room(out, out.size() + block.size());
-  out.insert(out.end(), block.begin(), block.end());
-  return static_cast<size_t>(std::count(block.begin(), block.end(), '\n'));
+  make_room(out, out.size() + block.text.size());
+  out.insert(out.end(), block.text.begin(), block.text.end());
+  return block.lines;
 }
 
 } // namespace

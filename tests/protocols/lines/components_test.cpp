@@ -73,11 +73,13 @@ TEST_SUITE("protocols.lines.components") {
     h.send_text(inbox, "c\nd\r\ne\nf");
     auto block = h.next_as<line_block>(outbox);
     REQUIRE(block);
-    CHECK(as_text(*block) == "abc\nd\ne\n");
+    CHECK(as_text(block->text) == "abc\nd\ne\n");
+    CHECK(block->lines == 3);
     h.send(control, socket_shutdown{shutdown_reason::peer_closed});
     block = h.next_as<line_block>(outbox);
     REQUIRE(block);
-    CHECK(as_text(*block) == "f\n");
+    CHECK(as_text(block->text) == "f\n");
+    CHECK(block->lines == 1);
     CHECK(h.next_as<producer_finished>(signal));
     CHECK(h.wait_for_exit());
     CHECK(dropped->load() == 0);
@@ -85,7 +87,8 @@ TEST_SUITE("protocols.lines.components") {
     g.send_text(inbox, "ok\ntoo long\nnever\n");
     block = g.next_as<line_block>(outbox);
     REQUIRE(block);
-    CHECK(as_text(*block) == "ok\n");
+    CHECK(as_text(block->text) == "ok\n");
+    CHECK(block->lines == 1);
     CHECK(g.next_as<producer_finished>(signal));
     CHECK(g.wait_for_exit());
     CHECK(dropped->load() == 1);
@@ -96,14 +99,14 @@ TEST_SUITE("protocols.lines.components") {
     test::test_system ts;
     auto lines = std::make_shared<sharded_counter>();
     harness h{*ts, ts.sys->spawn(counting_coalescing_joiner, lines)};
-    h.send(inbox, message_batch{{caf::make_message(line_block{'a', '\n', 'b', '\n'}),
+    h.send(inbox, message_batch{{caf::make_message(line_block{{'a', '\n', 'b', '\n'}, 2}),
                                  caf::make_message(line_batch{"c"}),
-                                 caf::make_message(line_block{'d', '\n'})}});
+                                 caf::make_message(line_block{{'d', '\n'}, 1})}});
     auto out = h.next_as<bytes>(outbox);
     REQUIRE(out);
     CHECK(as_text(*out) == "a\nb\nc\nd\n");
     CHECK(lines->load() == 4);
-    h.send(inbox, line_block{'e', '\n'});
+    h.send(inbox, line_block{{'e', '\n'}, 1});
     out = h.next_as<bytes>(outbox);
     REQUIRE(out);
     CHECK(as_text(*out) == "e\n");
