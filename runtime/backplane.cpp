@@ -20,6 +20,9 @@ using flush_atom = caf::atom_constant<caf::atom("kam_bpfls")>;
 /// `(bp_ack_atom, n)`: a thread hub to the root: n relayed publications
 /// handed out (the root's relay_limit counts what is not).
 using bp_ack_atom = caf::atom_constant<caf::atom("kam_bpack")>;
+/// `(bp_route_atom, dests, boxes)`: a subscriber to its hub: the inboxes its
+/// outbox is linked to now (empty: send through me).
+using bp_route_atom = caf::atom_constant<caf::atom("kam_bprte")>;
 
 // CAF 0.17's registry has no put-if-absent: this makes "look up, then put"
 // one step, so two backplanes racing for one name cannot both win. Held
@@ -95,7 +98,7 @@ public:
         // What was published before it subscribed is not its.
         flush();
         monitor(who);
-        subs_.push_back(sub{who, skip});
+        subs_.push_back(sub{who, skip, {}, {}});
         report();
       },
       [this](bp_pub_atom, caf::actor_id origin, caf::message& payload) {
@@ -114,6 +117,14 @@ public:
         round_.xs.push_back(std::move(payload));
       },
       [this](flush_atom) { flush(); },
+      [this](bp_route_atom, std::vector<caf::actor>& dests, std::vector<box>& boxes) {
+        auto from = current_sender();
+        for (auto& x : subs_)
+          if (caf::actor_cast<caf::strong_actor_ptr>(x.who) == from) {
+            x.dests = std::move(dests);
+            x.boxes = std::move(boxes);
+          }
+      },
       [this](bp_fwd_atom, const std::vector<caf::actor_id>& origins,
              const caf::message& batch) {
         // Root: a thread hub's round, delivered on its thread already.
@@ -193,7 +204,21 @@ private:
   struct sub {
     caf::actor who;
     caf::actor_id skip;
+    /// Where the subscriber's outbox leads (bp_route_atom): the hub sends
+    /// there itself, a hop less per round. Empty: through the subscriber.
+    std::vector<caf::actor> dests;
+    std::vector<box> boxes;
   };
+
+  /// `payload` (one publication) to `s`, as its outbox would send it.
+  void send_one(const sub& s, const caf::message& tagged, const caf::message& payload) {
+    if (s.dests.empty()) {
+      send(s.who, tagged);
+      return;
+    }
+    for (size_t i = 0; i < s.dests.size(); ++i)
+      send(s.dests[i], caf::make_message(s.boxes[i]) + payload);
+  }
 
   struct relay {
     caf::actor hub;
@@ -241,7 +266,7 @@ private:
     auto msg = caf::make_message(bp_msg_atom::value, payload);
     for (auto& s : subs_)
       if (s.skip != origin)
-        send(s.who, msg);
+        send_one(s, msg, payload);
   }
 
   /// Root: once to every thread hub but `except` (the one it came from),
@@ -293,10 +318,23 @@ private:
       return;
     }
     auto all = caf::make_message(bp_msg_atom::value, batch);
+    caf::message all_inbox; // (inbox, the batch), made for the first direct sub
     for (auto& s : subs_) {
       if (s.skip == 0 ||
           std::find(origins.begin(), origins.end(), s.skip) == origins.end()) {
-        send(s.who, all);
+        if (s.dests.empty()) {
+          send(s.who, all);
+          continue;
+        }
+        for (size_t i = 0; i < s.dests.size(); ++i) {
+          if (s.boxes[i] != inbox) {
+            send(s.dests[i], caf::make_message(s.boxes[i]) + batch);
+            continue;
+          }
+          if (all_inbox.empty())
+            all_inbox = caf::make_message(inbox, batch.get_as<message_batch>(0));
+          send(s.dests[i], all_inbox);
+        }
         continue;
       }
       message_batch mine;
@@ -304,10 +342,25 @@ private:
       for (size_t i = 0; i < xs.size(); ++i)
         if (origins[i] != s.skip)
           mine.xs.push_back(xs[i]);
-      if (mine.xs.size() == 1)
-        send(s.who, bp_msg_atom::value, std::move(mine.xs.front()));
-      else if (!mine.xs.empty())
+      if (mine.xs.empty())
+        continue;
+      if (mine.xs.size() == 1) {
+        auto& one = mine.xs.front();
+        if (s.dests.empty())
+          send(s.who, bp_msg_atom::value, std::move(one));
+        else
+          send_one(s, caf::message{}, one);
+        continue;
+      }
+      if (s.dests.empty()) {
         send(s.who, bp_msg_atom::value, caf::make_message(std::move(mine)));
+      } else if (s.dests.size() == 1) {
+        // The usual case: one flat (box, batch) message, no copy.
+        send(s.dests[0], s.boxes[0], std::move(mine));
+      } else {
+        for (size_t i = 0; i < s.dests.size(); ++i)
+          send(s.dests[i], s.boxes[i], mine);
+      }
     }
   }
 
@@ -437,14 +490,54 @@ private:
   std::string name_;
 };
 
-caf::behavior subscriber_fn(component* self, caf::actor bp, std::string name) {
-  watch(self, bp, name);
-  return {
-    [self](bp_msg_atom, const caf::message& payload) {
-      self->send_message_on(outbox, payload);
-    },
-  };
-}
+/// A subscriber. The hub sends what the subscriber's outbox would send
+/// straight to the inboxes it is linked to (it tells the hub whenever its
+/// links change): a round costs no hop through this actor. Until it has
+/// told, and for links that see copies (watch), messages go through it.
+class subscriber_actor : public component {
+public:
+  subscriber_actor(caf::actor_config& cfg, caf::actor bp, std::string name)
+    : component(cfg), bp_(std::move(bp)), name_(std::move(name)) {
+    // nop
+  }
+
+  const char* name() const override { return "kam.subscribe_to"; }
+
+  caf::behavior make_behavior() override {
+    watch(this, bp_, name_);
+    return {
+      [this](bp_msg_atom, const caf::message& payload) {
+        send_message_on(outbox, payload);
+      },
+    };
+  }
+
+  void on_exit() override {
+    bp_ = nullptr;
+    component::on_exit();
+  }
+
+protected:
+  void links_changed(box out) override {
+    if (out != outbox || !bp_)
+      return;
+    bool watched = false;
+    auto xs = targets(outbox, watched);
+    std::vector<caf::actor> dests;
+    std::vector<box> boxes;
+    if (!watched)
+      for (auto& [dest, in] : xs) {
+        dests.push_back(std::move(dest));
+        boxes.push_back(in);
+      }
+    // An outbox with no links: through me again, where messages are dropped.
+    send(bp_, bp_route_atom::value, std::move(dests), std::move(boxes));
+  }
+
+private:
+  caf::actor bp_;
+  std::string name_;
+};
 
 } // namespace
 
@@ -482,7 +575,7 @@ caf::expected<caf::actor> subscribe_to(caf::actor_system& sys, const std::string
     static_cast<backplane_actor*>(caf::actor_cast<caf::abstract_actor*>(hub))
       ->shared()
       ->direct.fetch_add(1, std::memory_order_acq_rel);
-  auto sub = sys.spawn(subscriber_fn, hub, name);
+  auto sub = sys.spawn<subscriber_actor>(hub, name);
   caf::anon_send(hub, bp_sub_atom::value, sub, skip_origin);
   return sub;
 }

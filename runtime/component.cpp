@@ -157,12 +157,28 @@ std::pair<caf::actor, box> component::target(box out) const {
   return {caf::actor{}, inbox};
 }
 
+std::vector<std::pair<caf::actor, box>> component::targets(box out, bool& watched) const {
+  std::vector<std::pair<caf::actor, box>> xs;
+  watched = false;
+  for (auto& e : links_)
+    if (e.out == out) {
+      xs.emplace_back(e.dest, e.in);
+      watched = watched || static_cast<bool>(e.watch);
+    }
+  return xs;
+}
+
+void component::links_changed(box) {
+  // nop
+}
+
 void component::add_link(box out, caf::actor dest, box in) {
   if (!dest)
     return;
   if (resolving(dest) == nullptr) { // the usual case: nothing to resolve
     links_.push_back(
       link_entry{out, std::move(dest), in, caf::actor{}, in, caf::actor{}});
+    links_changed(out);
     return;
   }
   auto to = dest;
@@ -175,12 +191,14 @@ void component::add_link(box out, caf::actor dest, box in) {
   else
     links_.push_back(
       link_entry{out, std::move(to), to_in, std::move(dest), in, std::move(watch)});
+  links_changed(out);
 }
 
 void component::remove_links(box out) {
   links_.erase(std::remove_if(links_.begin(), links_.end(),
                               [out](const link_entry& e) { return e.out == out; }),
                links_.end());
+  links_changed(out);
 }
 
 void component::remove_link(box out, const caf::actor& dest, box in) {
@@ -191,6 +209,7 @@ void component::remove_link(box out, const caf::actor& dest, box in) {
                                        (e.asked ? e.asked : e.dest) == dest;
                               }),
                links_.end());
+  links_changed(out);
 }
 
 void component::describe(component_report& r) const {

@@ -111,6 +111,11 @@ public:
   /// Returns the first inbox linked to outbox `out`, or (nullptr, inbox).
   std::pair<caf::actor, box> target(box out) const;
 
+  /// Every inbox linked to outbox `out` (resolved), in link order; `watched`
+  /// says whether any of them is resolved past a composite that sees copies
+  /// (then only send_on() delivers as the link table means).
+  std::vector<std::pair<caf::actor, box>> targets(box out, bool& watched) const;
+
   /// Links outbox `out` to inbox `in` of `dest`. Many outboxes may link to
   /// one inbox; one outbox may link to several (each gets a copy). When
   /// `dest` is a local composite whose `in` resolves to a child's box (see
@@ -193,6 +198,12 @@ protected:
   /// call from its constructor (before spawn returns), else links to it are
   /// never resolved. Constructor only.
   void enable_resolution();
+
+  /// Called on this component's thread after the links of outbox `out`
+  /// changed (add_link(), remove_links(), remove_link()). Does nothing; a
+  /// component whose messages another actor sends on its behalf tells that
+  /// actor here (the Backplane's subscriber).
+  virtual void links_changed(box out);
 
   /// The default handler: link requests, the standard
   /// control messages (see the class comment); a subclass that installs

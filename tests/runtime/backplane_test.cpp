@@ -16,6 +16,7 @@
 
 #include "runtime/backplane.hpp"
 #include "runtime/harness.hpp"
+#include "runtime/introspect.hpp"
 #include "tests/support/echo_server.hpp"
 #include "tests/support/test_system.hpp"
 
@@ -36,6 +37,16 @@ size_t subscribers(caf::actor_system& sys, const caf::actor& bp) {
 void end(const caf::actor& a) {
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+/// Ends its actors when it goes, also when a REQUIRE leaves the test early
+/// (else the actor system's destructor waits for them forever).
+struct ending {
+  std::vector<caf::actor> xs;
+  ~ending() {
+    for (auto& x : xs)
+      end(x);
+  }
+};
 
 /// An I/O thread as the chassis has them: an io_context on its own thread
 /// with an actor_thread; components made in its scope live there.
@@ -235,6 +246,78 @@ TEST_SUITE("runtime.backplane") {
       CHECK(m->get_as<int>(1) == 2);
     }
     end(*bp);
+  }
+
+  TEST_CASE("the hub follows a subscriber's outbox links: relinked, what follows goes to "
+            "the new inbox only, in order; unlinked, nowhere") {
+    test::test_system ts;
+    auto& sys = *ts;
+    auto bp = backplane(sys, "CHAT");
+    REQUIRE(bp);
+    ending end_bp{{*bp}};
+    {
+      io_thread a{sys};
+      caf::actor pub, sub, probe;
+      {
+        actor_thread_scope scope{a.home};
+        pub = *publish_to(sys, "CHAT");
+        sub = *subscribe_to(sys, "CHAT");
+        probe = *subscribe_to(sys, "CHAT");
+      }
+      std::vector<std::shared_ptr<raw_log>> logs;
+      std::vector<caf::actor> sinks;
+      for (int i = 0; i < 3; ++i) {
+        logs.push_back(std::make_shared<raw_log>());
+        sinks.push_back(sys.spawn(raw_logger, logs.back()));
+      }
+      ending end_all{{pub, sub, probe, sinks[0], sinks[1], sinks[2]}};
+      caf::scoped_actor self{sys};
+      // Once the subscriber has answered, it has taken the link requests sent
+      // before and told its hub; the hub takes that before a later request.
+      auto settled = [&] {
+        bool ok = false;
+        self->request(sub, std::chrono::seconds(2), introspect_atom::value)
+          .receive([&](component_report&) { ok = true; }, [](caf::error&) {});
+        REQUIRE(ok);
+      };
+      auto ints = [&](int k) {
+        std::lock_guard<std::mutex> g{logs[k]->mtx};
+        return logs[k]->ints;
+      };
+      auto publish = [&](int from, int to) {
+        boost::asio::post(a.ioc, [&, from, to] {
+          for (int i = from; i < to; ++i)
+            caf::anon_send(pub, inbox, i);
+        });
+      };
+      auto range = [](int from, int to) {
+        std::vector<int> xs;
+        for (int i = from; i < to; ++i)
+          xs.push_back(i);
+        return xs;
+      };
+      link(sub, outbox, sinks[0], inbox);
+      link(probe, outbox, sinks[2], inbox);
+      settled();
+      REQUIRE(test::eventually([&] { return subscribers(sys, *bp) == 2; }));
+      publish(0, 10);
+      REQUIRE(test::eventually([&] { return ints(0).size() >= 10; }));
+      unlink(sub, outbox);
+      link(sub, outbox, sinks[1], inbox);
+      settled();
+      CHECK(subscribers(sys, *bp) == 2);
+      publish(10, 20);
+      REQUIRE(test::eventually([&] { return ints(1).size() >= 10; }));
+      unlink(sub, outbox);
+      settled();
+      CHECK(subscribers(sys, *bp) == 2);
+      publish(20, 30);
+      REQUIRE(test::eventually([&] { return ints(2).size() >= 30; }));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      CHECK(ints(0) == range(0, 10));
+      CHECK(ints(1) == range(10, 20));
+      CHECK(ints(2) == range(0, 30));
+    }
   }
 
   TEST_CASE("a subscriber skips what its own publisher sent, not what others sent") {
