@@ -87,9 +87,9 @@ caf::behavior counting_coalescing_joiner(component* self,
       self->send_self_later(caf::make_message(flush_atom::value));
     add(batch);
   };
+  // The backplane's rounds first: CAF tries the cases in order, and they are
+  // most of what arrives.
   return {
-    [take](inbox_atom, const line_batch& batch) { take(batch); },
-    [take](inbox_atom, const line_block& block) { take(block); },
     [self, pending, add](inbox_atom, const message_batch& b) {
       // A backplane round: every publication's lines at once, coalesced
       // already, so with nothing pending it is written now (no flush round
@@ -117,6 +117,8 @@ caf::behavior counting_coalescing_joiner(component* self,
       if (now && !pending->empty())
         self->send_on(outbox, std::exchange(*pending, bytes{}));
     },
+    [take](inbox_atom, const line_block& block) { take(block); },
+    [take](inbox_atom, const line_batch& batch) { take(batch); },
     [self, pending](flush_atom) {
       if (!pending->empty())
         self->send_on(outbox, std::exchange(*pending, bytes{}));
