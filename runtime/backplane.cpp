@@ -21,8 +21,11 @@ using flush_atom = caf::atom_constant<caf::atom("kam_bpfls")>;
 /// handed out (the root's relay_limit counts what is not).
 using bp_ack_atom = caf::atom_constant<caf::atom("kam_bpack")>;
 /// `(bp_route_atom, dests, boxes)`: a subscriber to its hub: the inboxes its
-/// outbox is linked to now (empty: send through me).
+/// outbox is linked to now (empty: send through me). `(bp_route_atom)`: the
+/// hub's marker back to it; the subscriber answers `(bp_routed_atom)` once
+/// it has passed on everything the hub sent it before (see switch_route()).
 using bp_route_atom = caf::atom_constant<caf::atom("kam_bprte")>;
+using bp_routed_atom = caf::atom_constant<caf::atom("kam_bprtd")>;
 
 // CAF 0.17's registry has no put-if-absent: this makes "look up, then put"
 // one step, so two backplanes racing for one name cannot both win. Held
@@ -98,7 +101,10 @@ public:
         // What was published before it subscribed is not its.
         flush();
         monitor(who);
-        subs_.push_back(sub{who, skip, {}, {}});
+        sub x;
+        x.who = who;
+        x.skip = skip;
+        subs_.push_back(std::move(x));
         report();
       },
       [this](bp_pub_atom, caf::actor_id origin, caf::message& payload) {
@@ -118,12 +124,13 @@ public:
       },
       [this](flush_atom) { flush(); },
       [this](bp_route_atom, std::vector<caf::actor>& dests, std::vector<box>& boxes) {
-        auto from = current_sender();
-        for (auto& x : subs_)
-          if (caf::actor_cast<caf::strong_actor_ptr>(x.who) == from) {
-            x.dests = std::move(dests);
-            x.boxes = std::move(boxes);
-          }
+        if (auto* x = sub_of(current_sender()))
+          switch_route(*x, std::move(dests), std::move(boxes));
+      },
+      [this](bp_routed_atom) {
+        if (auto* x = sub_of(current_sender()))
+          if (x->markers > 0 && --x->markers == 0)
+            switched(*x);
       },
       [this](bp_fwd_atom, const std::vector<caf::actor_id>& origins,
              const caf::message& batch) {
@@ -208,12 +215,50 @@ private:
     /// there itself, a hop less per round. Empty: through the subscriber.
     std::vector<caf::actor> dests;
     std::vector<box> boxes;
+    /// A route change under way: markers not yet answered, the route to
+    /// take then, and what is held for it meanwhile (payloads, in order).
+    size_t markers = 0;
+    std::vector<caf::actor> next_dests;
+    std::vector<box> next_boxes;
+    std::vector<caf::message> held;
   };
 
-  /// `payload` (one publication) to `s`, as its outbox would send it.
-  void send_one(const sub& s, const caf::message& tagged, const caf::message& payload) {
+  sub* sub_of(const caf::strong_actor_ptr& who) {
+    for (auto& x : subs_)
+      if (caf::actor_cast<caf::strong_actor_ptr>(x.who) == who)
+        return &x;
+    return nullptr;
+  }
+
+  /// A subscriber's links changed. What the hub sent through it before may
+  /// still be in its mailbox: sending straight to the new route at once
+  /// could overtake it. So the hub sends a marker through the subscriber and
+  /// holds what is for it until the subscriber answers (by then it has
+  /// passed everything before the marker on), then takes the new route.
+  void switch_route(sub& s, std::vector<caf::actor> dests, std::vector<box> boxes) {
+    s.next_dests = std::move(dests);
+    s.next_boxes = std::move(boxes);
+    ++s.markers;
+    send(s.who, bp_route_atom::value);
+  }
+
+  void switched(sub& s) {
+    s.dests = std::move(s.next_dests);
+    s.boxes = std::move(s.next_boxes);
+    auto held = std::exchange(s.held, {});
+    for (auto& payload : held)
+      send_one(s, payload);
+  }
+
+  /// `payload` (a publication or a message_batch of them) to `s`, as its
+  /// outbox would send it.
+  void send_one(sub& s, const caf::message& payload) {
+    if (s.markers > 0) {
+      s.held.push_back(payload);
+      return;
+    }
     if (s.dests.empty()) {
-      send(s.who, tagged);
+      send(s.who, bp_msg_atom::value, payload);
       return;
     }
     for (size_t i = 0; i < s.dests.size(); ++i)
@@ -264,9 +309,14 @@ private:
     if (subs_.empty())
       return;
     auto msg = caf::make_message(bp_msg_atom::value, payload);
-    for (auto& s : subs_)
-      if (s.skip != origin)
-        send_one(s, msg, payload);
+    for (auto& s : subs_) {
+      if (s.skip == origin)
+        continue;
+      if (s.dests.empty() && s.markers == 0)
+        send(s.who, msg); // shared
+      else
+        send_one(s, payload);
+    }
   }
 
   /// Root: once to every thread hub but `except` (the one it came from),
@@ -322,19 +372,17 @@ private:
     for (auto& s : subs_) {
       if (s.skip == 0 ||
           std::find(origins.begin(), origins.end(), s.skip) == origins.end()) {
-        if (s.dests.empty()) {
-          send(s.who, all);
+        if (s.markers > 0 || s.dests.empty() || s.dests.size() > 1 ||
+            s.boxes[0] != inbox) {
+          if (s.markers == 0 && s.dests.empty())
+            send(s.who, all);
+          else
+            send_one(s, batch);
           continue;
         }
-        for (size_t i = 0; i < s.dests.size(); ++i) {
-          if (s.boxes[i] != inbox) {
-            send(s.dests[i], caf::make_message(s.boxes[i]) + batch);
-            continue;
-          }
-          if (all_inbox.empty())
-            all_inbox = caf::make_message(inbox, batch.get_as<message_batch>(0));
-          send(s.dests[i], all_inbox);
-        }
+        if (all_inbox.empty())
+          all_inbox = caf::make_message(inbox, batch.get_as<message_batch>(0));
+        send(s.dests[0], all_inbox);
         continue;
       }
       message_batch mine;
@@ -344,23 +392,12 @@ private:
           mine.xs.push_back(xs[i]);
       if (mine.xs.empty())
         continue;
-      if (mine.xs.size() == 1) {
-        auto& one = mine.xs.front();
-        if (s.dests.empty())
-          send(s.who, bp_msg_atom::value, std::move(one));
-        else
-          send_one(s, caf::message{}, one);
-        continue;
-      }
-      if (s.dests.empty()) {
-        send(s.who, bp_msg_atom::value, caf::make_message(std::move(mine)));
-      } else if (s.dests.size() == 1) {
-        // The usual case: one flat (box, batch) message, no copy.
-        send(s.dests[0], s.boxes[0], std::move(mine));
-      } else {
-        for (size_t i = 0; i < s.dests.size(); ++i)
-          send(s.dests[i], s.boxes[i], mine);
-      }
+      if (mine.xs.size() == 1)
+        send_one(s, mine.xs.front()); // the bare publication
+      else if (s.markers == 0 && s.dests.size() == 1)
+        send(s.dests[0], s.boxes[0], std::move(mine)); // the usual case: flat, no copy
+      else
+        send_one(s, caf::make_message(std::move(mine)));
     }
   }
 
@@ -508,6 +545,11 @@ public:
     return {
       [this](bp_msg_atom, const caf::message& payload) {
         send_message_on(outbox, payload);
+      },
+      [this](bp_route_atom) {
+        // Everything the hub sent before this is passed on: it may now send
+        // straight to the links (or, if they hold a watch, through here).
+        send(bp_, bp_routed_atom::value);
       },
     };
   }

@@ -1,6 +1,8 @@
 // The Backplane, publish_to and subscribe_to on the in-memory harness.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -317,6 +319,75 @@ TEST_SUITE("runtime.backplane") {
       CHECK(ints(0) == range(0, 10));
       CHECK(ints(1) == range(10, 20));
       CHECK(ints(2) == range(0, 30));
+    }
+  }
+
+  TEST_CASE("per-publisher order holds while a subscriber is linked and relinked "
+            "mid-stream (the hub's route switch overtakes nothing)") {
+    for (bool on_io_thread : {true, false}) {
+      CAPTURE(on_io_thread);
+      test::test_system ts;
+      auto& sys = *ts;
+      auto bp = backplane(sys, "CHAT");
+      REQUIRE(bp);
+      ending end_bp{{*bp}};
+      io_thread a{sys};
+      caf::actor pub, sub;
+      if (on_io_thread) { // the thread hub
+        actor_thread_scope scope{a.home};
+        pub = *publish_to(sys, "CHAT");
+        sub = *subscribe_to(sys, "CHAT");
+      } else { // the root, on CAF's scheduler (hub and subscriber on any worker)
+        pub = *publish_to(sys, "CHAT");
+        sub = *subscribe_to(sys, "CHAT");
+      }
+      std::vector<std::shared_ptr<raw_log>> logs;
+      std::vector<caf::actor> sinks;
+      for (int i = 0; i < 2; ++i) {
+        logs.push_back(std::make_shared<raw_log>());
+        sinks.push_back(sys.spawn(raw_logger, logs.back()));
+      }
+      ending end_all{{pub, sub, sinks[0], sinks[1]}};
+      REQUIRE(test::eventually([&] { return subscribers(sys, *bp) == 1; }));
+      // 4000 rounds of 5 publications while the links change.
+      constexpr int rounds = 4000;
+      std::atomic<int> done{0};
+      std::thread feeder;
+      if (on_io_thread) {
+        for (int r = 0; r < rounds; ++r)
+          boost::asio::post(a.ioc, [&, r] {
+            for (int i = 0; i < 5; ++i)
+              caf::anon_send(pub, inbox, r * 5 + i);
+            done.fetch_add(1);
+          });
+      } else {
+        feeder = std::thread([&] {
+          for (int r = 0; r < rounds; ++r) {
+            for (int i = 0; i < 5; ++i)
+              caf::anon_send(pub, inbox, r * 5 + i);
+            done.fetch_add(1);
+            if (r % 50 == 0)
+              std::this_thread::sleep_for(std::chrono::microseconds(50));
+          }
+        });
+      }
+      for (int k = 0; k < 40 && done.load() < rounds; ++k) {
+        unlink(sub, outbox);
+        link(sub, outbox, sinks[k % 2], inbox);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      if (feeder.joinable())
+        feeder.join();
+      REQUIRE(test::eventually([&] { return done.load() == rounds; }));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      size_t total = 0;
+      for (auto& l : logs) {
+        std::lock_guard<std::mutex> g{l->mtx};
+        CHECK(std::is_sorted(l->ints.begin(), l->ints.end()));
+        CHECK(std::adjacent_find(l->ints.begin(), l->ints.end()) == l->ints.end());
+        total += l->ints.size();
+      }
+      CHECK(total > 0);
     }
   }
 
