@@ -99,6 +99,27 @@ caf::behavior raw_logger(caf::event_based_actor* self, std::shared_ptr<raw_log> 
   return {[](bp_count_atom) {}};
 }
 
+/// `n` raw loggers (on CAF's scheduler) and their logs; ended with it.
+struct raw_sinks {
+  std::vector<std::shared_ptr<raw_log>> logs;
+  std::vector<caf::actor> actors;
+  raw_sinks(caf::actor_system& sys, int n) {
+    for (int i = 0; i < n; ++i) {
+      logs.push_back(std::make_shared<raw_log>());
+      actors.push_back(sys.spawn(raw_logger, logs.back()));
+    }
+  }
+  ~raw_sinks() {
+    for (auto& a : actors)
+      end(a);
+  }
+  /// What sink `k` got so far, flattened.
+  std::vector<int> ints(size_t k) {
+    std::lock_guard<std::mutex> g{logs[k]->mtx};
+    return logs[k]->ints;
+  }
+};
+
 } // namespace
 
 TEST_SUITE("runtime.backplane") {
@@ -266,13 +287,9 @@ TEST_SUITE("runtime.backplane") {
         sub = *subscribe_to(sys, "CHAT");
         probe = *subscribe_to(sys, "CHAT");
       }
-      std::vector<std::shared_ptr<raw_log>> logs;
-      std::vector<caf::actor> sinks;
-      for (int i = 0; i < 3; ++i) {
-        logs.push_back(std::make_shared<raw_log>());
-        sinks.push_back(sys.spawn(raw_logger, logs.back()));
-      }
-      ending end_all{{pub, sub, probe, sinks[0], sinks[1], sinks[2]}};
+      raw_sinks out{sys, 3};
+      auto& sinks = out.actors;
+      ending end_all{{pub, sub, probe}};
       caf::scoped_actor self{sys};
       // Once the subscriber has answered, it has taken the link requests sent
       // before and told its hub; the hub takes that before a later request.
@@ -282,10 +299,7 @@ TEST_SUITE("runtime.backplane") {
           .receive([&](component_report&) { ok = true; }, [](caf::error&) {});
         REQUIRE(ok);
       };
-      auto ints = [&](int k) {
-        std::lock_guard<std::mutex> g{logs[k]->mtx};
-        return logs[k]->ints;
-      };
+      auto ints = [&](size_t k) { return out.ints(k); };
       auto publish = [&](int from, int to) {
         boost::asio::post(a.ioc, [&, from, to] {
           for (int i = from; i < to; ++i)
@@ -341,13 +355,9 @@ TEST_SUITE("runtime.backplane") {
         pub = *publish_to(sys, "CHAT");
         sub = *subscribe_to(sys, "CHAT");
       }
-      std::vector<std::shared_ptr<raw_log>> logs;
-      std::vector<caf::actor> sinks;
-      for (int i = 0; i < 2; ++i) {
-        logs.push_back(std::make_shared<raw_log>());
-        sinks.push_back(sys.spawn(raw_logger, logs.back()));
-      }
-      ending end_all{{pub, sub, sinks[0], sinks[1]}};
+      raw_sinks out{sys, 2};
+      auto& sinks = out.actors;
+      ending end_all{{pub, sub}};
       REQUIRE(test::eventually([&] { return subscribers(sys, *bp) == 1; }));
       // 4000 rounds of 5 publications while the links change.
       constexpr int rounds = 4000;
@@ -381,11 +391,11 @@ TEST_SUITE("runtime.backplane") {
       REQUIRE(test::eventually([&] { return done.load() == rounds; }));
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       size_t total = 0;
-      for (auto& l : logs) {
-        std::lock_guard<std::mutex> g{l->mtx};
-        CHECK(std::is_sorted(l->ints.begin(), l->ints.end()));
-        CHECK(std::adjacent_find(l->ints.begin(), l->ints.end()) == l->ints.end());
-        total += l->ints.size();
+      for (size_t k = 0; k < 2; ++k) {
+        auto xs = out.ints(k);
+        CHECK(std::is_sorted(xs.begin(), xs.end()));
+        CHECK(std::adjacent_find(xs.begin(), xs.end()) == xs.end());
+        total += xs.size();
       }
       CHECK(total > 0);
     }
