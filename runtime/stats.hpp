@@ -45,6 +45,11 @@ public:
     cells_[shard % cells].value.fetch_sub(n, std::memory_order_relaxed);
   }
 
+  /// One cell: what thread `shard` counted (exact while shard < cells).
+  uint64_t load(size_t shard) const {
+    return cells_[shard % cells].value.load(std::memory_order_relaxed);
+  }
+
   /// The sum over every cell.
   uint64_t load() const {
     uint64_t sum = 0;

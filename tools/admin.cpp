@@ -147,6 +147,12 @@ std::string metrics_text(const admin_sources& src) {
     auto n = std::to_string(i);
     e.sample("kam_io_thread_busy_seconds_total", busy[i], {{"thread", n}});
   }
+  e.family("kam_io_thread_connections_accepted_total", "counter",
+           "Client sockets each I/O thread accepted (the kernel's SO_REUSEPORT split "
+           "of the listeners; they sum to kam_connections_accepted_total).");
+  for (size_t i = 0; i < busy.size(); ++i)
+    e.sample("kam_io_thread_connections_accepted_total", st.accepted.load(i),
+             {{"thread", std::to_string(i)}});
   e.gauge("kam_actors_live",
           "CAF actors running in this process (the admin's own included).",
           static_cast<double>(src.sys->registry().running()));

@@ -245,6 +245,12 @@ TEST_SUITE("tools/kam_serve_admin") {
     CHECK(m["kam_io_thread_busy_seconds_total{thread=\"0\"}"] +
             m["kam_io_thread_busy_seconds_total{thread=\"1\"}"] >
           0);
+    // Each I/O thread's accepts, summing to the total (the kernel picks the
+    // listener: not necessarily half each).
+    CHECK(m.count("kam_io_thread_connections_accepted_total{thread=\"2\"}") == 0);
+    CHECK(m["kam_io_thread_connections_accepted_total{thread=\"0\"}"] +
+            m["kam_io_thread_connections_accepted_total{thread=\"1\"}"] ==
+          conns);
     srv.proc->signal(SIGTERM);
     auto rc2 = srv.proc->wait_exit(10000ms);
     REQUIRE(rc2.has_value());

@@ -145,19 +145,37 @@ void stream::close_now(shutdown_reason why) {
   close_socket();
 }
 
-void stream::wait_readable() {
+bool stream::may_read() const {
   if (read_pending_ || (phase_ != phase::reading && phase_ != phase::lingering))
-    return;
+    return false;
   // Past the hard limit the client sends faster than it reads what we send
   // back: leave its bytes in the kernel (TCP flow control) until
   // apply_watermarks() finds the queue below the low watermark.
-  if (phase_ == phase::reading && queued_ >= hard_)
+  return phase_ != phase::reading || queued_ < hard_;
+}
+
+void stream::read_later() {
+  if (!may_read())
+    return;
+  read_pending_ = true;
+  asio::post(executor(), [self = shared_from_this()] {
+    self->read_pending_ = false;
+    turn_scope turn;
+    self->on_readable({}, true);
+  });
+}
+
+void stream::wait_readable() {
+  if (!may_read())
     return;
   read_pending_ = true;
   // A readiness wait, not async_read_some: the read buffer is the thread's,
   // lent only while we read. Asio re-arms epoll (EPOLL_CTL_MOD) for it,
   // which also re-reports data that came after a short read, so one recv
-  // per message is enough (see docs/performance.md, "Runtime II").
+  // per message is enough (see docs/performance.md, "Runtime II"). After a
+  // read that brought data, read_later() tries first: under load the next
+  // message is usually there by then, and that read saves the MOD and the
+  // epoll round ("Session 9: the read after a read").
   sock_.async_wait(asio::socket_base::wait_read,
                    [self = shared_from_this()](const error_code& ec) {
                      self->read_pending_ = false;
@@ -170,7 +188,7 @@ void stream::wait_readable() {
                    });
 }
 
-void stream::on_readable(const error_code& ec) {
+void stream::on_readable(const error_code& ec, bool speculative) {
   if (phase_ == phase::closed || ec == asio::error::operation_aborted)
     return;
   if (ec) {
@@ -186,6 +204,10 @@ void stream::on_readable(const error_code& ec) {
   bytes data;
   error_code rec;
   auto r = read_into(data, max_read_, false, rec);
+  if (speculative && data.empty() && r == read_result::would_block) {
+    wait_readable(); // nothing yet: epoll tells us when
+    return;
+  }
   on_input(std::move(data), r, rec);
 }
 
@@ -205,7 +227,7 @@ void stream::on_input(bytes&& data, read_result r, const error_code& rec) {
   switch (r) {
   case read_result::would_block:
   case read_result::more: // bound hit: the next read queues behind other work
-    wait_readable();
+    read_later();
     break;
   case read_result::eof:
     peer_finished();

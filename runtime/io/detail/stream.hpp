@@ -164,8 +164,14 @@ private:
   enum class read_result : uint8_t { would_block, more, eof, failed };
 
   void assert_io_thread(const char* what) const;
+  bool may_read() const;
   void wait_readable();
-  void on_readable(const boost::system::error_code& ec);
+  /// After a read that brought data: read again once the jobs queued on the
+  /// thread have run (the handler's answer has left by then, and a busy
+  /// client has often sent its next message); only if nothing is there,
+  /// wait_readable().
+  void read_later();
+  void on_readable(const boost::system::error_code& ec, bool speculative = false);
   /// What one read brought (`data`, then how it ended), as on_readable() and
   /// the bytes after a PROXY header see it.
   void on_input(bytes&& data, read_result r, const boost::system::error_code& rec);

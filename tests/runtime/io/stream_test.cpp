@@ -144,6 +144,24 @@ TEST_SUITE("runtime/io/stream") {
     CHECK(f.s->state() == stream::phase::input_over);
   }
 
+  TEST_CASE("after a read the next one is tried once queued work ran, else epoll waits") {
+    fixture f;
+    f.on_io([&] { f.s->start(); });
+    f.peer_send("a");
+    CHECK(f.run_until([&] { return f.rec->data == "a"; }));
+    // Sent while the stream's next read is queued: read by that job.
+    f.peer_send("b");
+    CHECK(f.run_until([&] { return f.rec->data == "ab"; }));
+    // That read found the socket empty and armed a readiness wait: bytes
+    // that come much later still arrive, and so does the FIN.
+    f.run_until([] { return false; }, 50ms);
+    f.peer_send("c");
+    CHECK(f.run_until([&] { return f.rec->data == "abc"; }));
+    ::shutdown(f.peer, SHUT_WR);
+    CHECK(f.run_until([&] { return f.rec->saw("eof"); }));
+    CHECK(f.rec->count("data") == 3);
+  }
+
   TEST_CASE("nothing is read before start()") {
     fixture f;
     f.peer_send("early");
