@@ -264,6 +264,7 @@ caf::expected<chassis::server> start_admin(caf::actor_system& sys,
   opts.listen.host = host;
   opts.listen.port = port;
   opts.listen.threads = 1;
+  opts.listen.thread_name = "kam.admin"; // not one of the served kam.io.N
   opts.listen.backlog = 64;
   opts.listen.max_connections = 64; // a scraper or two, a browser; never a flood
   opts.listen.idle_timeout = std::chrono::seconds{60};

@@ -15,6 +15,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,8 @@ TLS_BASELINES = ["kam"]  # --tls-echo: kam-tls against plain kam
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DISTURBED = 0.15  # cores of foreign CPU during a run worth flagging with "!"
 LISTENING = re.compile(r"listening on ([0-9.]+):([0-9]+)")
+ADMIN_AT = re.compile(r"admin at ([0-9.]+):([0-9]+)")
+ACCEPTED = re.compile(r'^kam_io_thread_connections_accepted_total\{thread="(\d+)"\} (\d+)', re.M)
 
 
 LIVE = set()  # child processes to end if we are interrupted
@@ -159,10 +162,35 @@ def io_thread_ns(pid, nthreads):
     return dict(sorted(others.items(), key=lambda kv: -kv[1])[:nthreads])
 
 
-def serial_work(res, a, b):
+def accepts_per_thread(admin_port):
+    """{"kam.io.N": sockets accepted} from kam-serve's /metrics (its admin
+    endpoint); {} if it has none or does not answer."""
+    if not admin_port:
+        return {}
+    try:
+        with socket.create_connection(("127.0.0.1", admin_port), timeout=2) as c:
+            c.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            body = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+    except OSError:
+        return {}
+    return {"kam.io." + t: int(n) for t, n in ACCEPTED.findall(body.decode(errors="replace"))}
+
+
+def serial_work(res, a, b, conns_a=None, conns_b=None):
     """Per-I/O-thread CPU over the measured window and the serial work per
-    connection: what the busiest I/O thread spent beyond the least busy one,
-    divided by the connections served (conn mode only)."""
+    connection (conn mode only). Raw: what the busiest I/O thread spent
+    beyond the least busy one, divided by the connections served; that
+    also counts an uneven SO_REUSEPORT split as serial work. With each
+    thread's own accepts (conns_a/conns_b, from the admin endpoint): the
+    work per connection w is the lowest thread's CPU / its connections, and
+    the serial work is the most any thread spent beyond w x its own
+    connections, divided by all connections: work done on one thread for
+    every connection of the server."""
     if not a or not b or not res.get("ops"):
         return
     keys = [k for k in b if k in a]
@@ -172,6 +200,13 @@ def serial_work(res, a, b):
     res["io_thread_cpu_us"] = cpu
     res["io_cpu_us_per_conn"] = sum(cpu.values()) / res["ops"]
     res["serial_us_per_conn"] = (max(cpu.values()) - min(cpu.values())) / res["ops"]
+    if conns_a and conns_b and all(k in conns_a and k in conns_b for k in keys):
+        conns = {k: conns_b[k] - conns_a[k] for k in keys}
+        total = sum(conns.values())
+        if total and all(conns.values()):
+            w = min(cpu[k] / conns[k] for k in keys)
+            res["io_thread_conns"] = conns
+            res["serial_norm_us_per_conn"] = max(cpu[k] - w * conns[k] for k in keys) / total
 
 
 def busy_seconds():
@@ -205,6 +240,7 @@ class Server:
     paths = {}  # name -> program path overrides (--kam-serve)
     cpus = None  # CPUs the servers are pinned to (None: not pinned)
     tls = None  # (cert, key) for TLS_SERVERS, made by make_cert()
+    admin = False  # --serial: kam-serve with --admin-port=0 (per-thread accepts)
 
     def __init__(self, name, threads, logdir):
         prog = SERVERS[name]
@@ -215,6 +251,9 @@ class Server:
                                               "--threads=%d" % threads]
         if name in TLS_SERVERS and Server.tls:
             self.argv += ["--tls-cert=" + Server.tls[0], "--tls-key=" + Server.tls[1]]
+        if Server.admin and prog[0] == "kam-serve" and "--admin-port=0" not in prog:
+            self.argv.append("--admin-port=0")
+        self.admin_port = None
         self.log_path = os.path.join(logdir, "%s.log" % name)
         self.proc = None
         self.port = None
@@ -231,6 +270,9 @@ class Server:
 
         def reader():
             for raw in self.proc.stdout:
+                a = ADMIN_AT.search(raw.decode(errors="replace"))
+                if a:
+                    self.admin_port = int(a.group(2))
                 m = LISTENING.search(raw.decode(errors="replace"))
                 if m and "port" not in found:
                     found["port"] = int(m.group(2))
@@ -301,12 +343,14 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
                 marks["busy_a"] = busy_seconds()
                 marks["t_a"] = time.monotonic()
                 marks["io_a"] = io_thread_ns(pid, server.threads)
+                marks["conns_a"] = accepts_per_thread(server.admin_port)
             elif "phase=done" in line:
                 marks["cpu_b"] = cpu_seconds(pid)
                 marks["load_b"] = cpu_seconds(load.pid)
                 marks["busy_b"] = busy_seconds()
                 marks["t_b"] = time.monotonic()
                 marks["io_b"] = io_thread_ns(pid, server.threads)
+                marks["conns_b"] = accepts_per_thread(server.admin_port)
             elif line.startswith("all connected"):
                 time.sleep(min(0.5, idle_hold / 2))  # let the server finish its accepts
                 marks["rss_held"] = rss_bytes(pid)
@@ -356,7 +400,8 @@ def measure(server, c, opts, duration, warmup, idle_hold, tmpdir):
         res["cpu_s"] = marks["cpu_b"] - marks["cpu_a"]
         res["cpu_us_per_op"] = res["cpu_s"] / res["ops"] * 1e6
         if c["mode"] == "conn" and server.threads > 1:
-            serial_work(res, marks.get("io_a"), marks.get("io_b"))
+            serial_work(res, marks.get("io_a"), marks.get("io_b"), marks.get("conns_a"),
+                        marks.get("conns_b"))
         if marks.get("load_b") is not None and marks.get("load_a") is not None:
             res["load_cpu_s"] = marks["load_b"] - marks["load_a"]
             # CPU that neither the server nor kam-load used: someone else was busy
@@ -492,14 +537,18 @@ def serial_table(results):
     rows = [r for r in results if r.get("io_thread_cpu_us")]
     if not rows:
         return ""
-    out = ["| server | case | connections | CPU per I/O thread (us per conn) | "
-           "I/O CPU us/conn | serial us/conn |", "|---|---|---|---|---|---|"]
+    out = ["| server | case | connections | CPU per I/O thread (us per conn served) | "
+           "accepted per I/O thread | I/O CPU us/conn | serial us/conn (raw) | "
+           "serial us/conn (per-thread accepts) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         per = ", ".join("%s %.1f" % (k, v / r["ops"])
                         for k, v in sorted(r["io_thread_cpu_us"].items()))
-        out.append("| %s | %s | %d | %s | %.1f | %.2f |" % (
-            r["server"], r["case"], r["ops"], per, r["io_cpu_us_per_conn"],
-            r["serial_us_per_conn"]))
+        conns = r.get("io_thread_conns")
+        out.append("| %s | %s | %d | %s | %s | %.1f | %.2f | %s |" % (
+            r["server"], r["case"], r["ops"], per,
+            ", ".join("%s %d" % kv for kv in sorted(conns.items())) if conns else "-",
+            r["io_cpu_us_per_conn"], r["serial_us_per_conn"],
+            "%.2f" % r["serial_norm_us_per_conn"] if "serial_norm_us_per_conn" in r else "-"))
     return "\n".join(out) + "\n"
 
 
@@ -854,6 +903,7 @@ def main():
     if not opts.no_pin and not opts.sweep and opts.load_threads + opts.threads <= ncpu:
         opts.load_cpus = set(range(opts.load_threads))
         Server.cpus = set(range(opts.load_threads, ncpu))
+    Server.admin = profile == "serial"
     raise_nofile()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -923,6 +973,16 @@ def main():
                 "echoed bytes mismatched" if r["mismatch"] else
                 "; ".join(r["notes"]) or "no figure (server missing or no ops)"))
         return 1 if failed else 0
+    if profile == "serial" and opts.threads >= 2:
+        # Every kam-serve conn run must have both serial figures: if a figure is
+        # missing, the per-thread CPU (thread names) or accepts (/metrics) were
+        # not readable.
+        bad = [r for r in results if r["server"] in ("kam", "kam-pipe")
+               and "serial_norm_us_per_conn" not in r]
+        for r in bad:
+            log("kam-bench: --serial: no per-thread figures for %s %s" % (r["server"],
+                                                                          r["case"]))
+        return 1 if bad else 0
     return 0
 
 

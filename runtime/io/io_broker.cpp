@@ -544,9 +544,9 @@ void io_broker::run(std::vector<caf::actor> shards) {
   for (auto& w : impl_->workers) {
     impl_->wait_accept(*w);
     auto* wp = w.get();
-    w->thread = std::thread([wp] {
+    w->thread = std::thread([wp, prefix = impl_->opts.thread_name] {
       // `top -H` and `ps -L` show kam.io.N (15 characters at most).
-      auto name = "kam.io." + std::to_string(wp->index);
+      auto name = prefix + "." + std::to_string(wp->index);
       ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
       set_this_thread_shard(wp->index); // the stream counts into cell k
       if (::pthread_getcpuclockid(::pthread_self(), &wp->cpu_clock) == 0)

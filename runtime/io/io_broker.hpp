@@ -21,7 +21,8 @@ namespace kam::runtime::io {
 ///
 /// One io_context and one thread per `threads`, each with its own
 /// SO_REUSEPORT listener on the same address, so the kernel spreads accepts.
-/// The threads are named `kam.io.0`, `kam.io.1`, ... (pthread_setname_np).
+/// The threads are named `kam.io.0`, `kam.io.1`, ... (pthread_setname_np;
+/// listen_options::thread_name; the admin endpoint's is `kam.admin.0`).
 /// Thread k accepts until EAGAIN, spawns a CSA actor per socket and sends
 /// `new_csa` to the `_socketact` inbox of chassis shard k (and, once its
 /// listener closed, `listener_closed`): nothing per connection crosses

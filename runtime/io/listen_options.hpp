@@ -39,6 +39,11 @@ struct listen_options {
   /// I/O threads, each with its own io_context and SO_REUSEPORT listener;
   /// 0 means one per core.
   size_t threads = 0;
+  /// The I/O threads' names are this, a dot and the index (`kam.io.0`, ...;
+  /// `top -H`, `ps -L`; Linux keeps 15 characters). The admin endpoint's
+  /// server is `kam.admin`, so tools that read per-thread CPU by name
+  /// (kam-bench --serial) tell it from the served one.
+  std::string thread_name = "kam.io";
   /// Run each connection's CSA and handler on the I/O thread that owns its
   /// socket (they stay CAF actors; see runtime/actor_thread.hpp), so a round
   /// trip crosses no thread. Off: they run on CAF's scheduler and every

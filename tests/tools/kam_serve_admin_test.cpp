@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -245,6 +246,20 @@ TEST_SUITE("tools/kam_serve_admin") {
     CHECK(m["kam_io_thread_busy_seconds_total{thread=\"0\"}"] +
             m["kam_io_thread_busy_seconds_total{thread=\"1\"}"] >
           0);
+    // The admin's own I/O thread is kam.admin.0, not a third kam.io.N
+    // (tools that read per-thread CPU by name must tell them apart).
+    std::multiset<std::string> names;
+    auto task = "/proc/" + std::to_string(srv.proc->pid()) + "/task";
+    for (auto& t : std::filesystem::directory_iterator(task)) {
+      std::ifstream comm{t.path() / "comm"};
+      std::string n;
+      std::getline(comm, n);
+      names.insert(n);
+    }
+    CHECK(names.count("kam.io.0") == 1);
+    CHECK(names.count("kam.io.1") == 1);
+    CHECK(names.count("kam.io.2") == 0);
+    CHECK(names.count("kam.admin.0") == 1);
     // Each I/O thread's accepts, summing to the total (the kernel picks the
     // listener: not necessarily half each).
     CHECK(m.count("kam_io_thread_connections_accepted_total{thread=\"2\"}") == 0);
