@@ -1,14 +1,18 @@
 #include "tests/support/haproxy.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -47,6 +51,9 @@ haproxy::haproxy(const std::string& backend) {
     std::ofstream cfg{dir / "haproxy.cfg"};
     cfg << "global\n"
            "  maxconn 100\n"
+           "  stats socket "
+        << (dir / "admin.sock")
+        << " level admin\n"
            "defaults\n"
            "  mode tcp\n"
            "  timeout connect 2s\n"
@@ -69,6 +76,40 @@ haproxy::haproxy(const std::string& backend) {
       proc = std::move(p);
   }
   REQUIRE_MESSAGE(proc, "haproxy did not start");
+}
+
+std::string haproxy::admin(const std::string& command) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  auto path = dir / "admin.sock";
+  REQUIRE(path.size() < sizeof(a.sun_path));
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  std::string out;
+  bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  if (!connected)
+    ::close(fd);
+  REQUIRE_MESSAGE(connected,
+                  "haproxy admin socket " << path << ": " << std::strerror(errno));
+  {
+    auto line = command + "\n";
+    if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(line.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) // haproxy closes
+        out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+void haproxy::stop_checks(const std::string& server, std::chrono::milliseconds settle) {
+  auto answer = admin("disable health be/" + server);
+  REQUIRE_MESSAGE(answer.find_first_not_of("\n") == std::string::npos,
+                  "haproxy: disable health: " << answer);
+  std::this_thread::sleep_for(settle);
 }
 
 refused_port::refused_port() {

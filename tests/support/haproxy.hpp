@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +36,17 @@ struct haproxy {
   uint16_t port = 0;
 
   explicit haproxy(const std::string& backend);
+
+  /// One command on haproxy's admin socket (its runtime API), e.g. "disable
+  /// health be/kam"; returns haproxy's answer.
+  std::string admin(const std::string& command);
+
+  /// Stops scheduling health checks of backend server `be/<server>` and
+  /// waits `settle` for one already running to finish, so stopping haproxy
+  /// then cuts no check short (a TLS check cut mid-handshake is, rightly, a
+  /// handshake failure on the server).
+  void stop_checks(const std::string& server,
+                   std::chrono::milliseconds settle = std::chrono::milliseconds{300});
 };
 
 /// A loopback port held by a bound socket that does not listen: a connect to

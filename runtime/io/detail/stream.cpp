@@ -88,7 +88,9 @@ void stream::start() {
     asio::post(executor(), [self = shared_from_this()] { self->deliver_after_header(); });
     return;
   }
-  wait_readable();
+  // A client usually sends right after connect(): its first bytes are often
+  // here by now, and a read finds them without a readiness wait.
+  read_later();
 }
 
 void stream::drain() {
