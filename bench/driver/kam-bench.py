@@ -15,13 +15,13 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 BIN_DIR = os.path.dirname(os.path.realpath(__file__))
 RESULTS_DIR = "@KAM_BENCH_RESULTS@"
@@ -168,15 +168,10 @@ def accepts_per_thread(admin_port):
     if not admin_port:
         return {}
     try:
-        with socket.create_connection(("127.0.0.1", admin_port), timeout=2) as c:
-            c.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-            body = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-    except OSError:
+        url = "http://127.0.0.1:%d/metrics" % admin_port
+        with urllib.request.urlopen(url, timeout=2) as r:
+            body = r.read()
+    except OSError:  # urllib's errors are OSErrors
         return {}
     return {"kam.io." + t: int(n) for t, n in ACCEPTED.findall(body.decode(errors="replace"))}
 
