@@ -60,7 +60,7 @@ void stream::wait_readable() {
   // per message is enough (see docs/performance.md, "Runtime II"). After a
   // read that brought data, read_later() tries first: under load the next
   // message is usually there by then, and that read saves the MOD and the
-  // epoll round ("Session 9: the read after a read").
+  // epoll round (docs/performance.md, "Session 9", "The read after a read").
   sock_.async_wait(asio::socket_base::wait_read,
                    [self = shared_from_this()](const error_code& ec) {
                      self->read_pending_ = false;
