@@ -92,16 +92,16 @@ std::string haproxy::admin(const std::string& command) {
     ::close(fd);
   REQUIRE_MESSAGE(connected,
                   "haproxy admin socket " << path << ": " << std::strerror(errno));
-  {
-    auto line = command + "\n";
-    if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(line.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) // haproxy closes
-        out.append(buf, static_cast<size_t>(n));
-    }
+  auto line = command + "\n";
+  bool sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(line.size());
+  if (sent) {
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) // haproxy closes
+      out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
+  REQUIRE_MESSAGE(sent, "haproxy admin socket: the command was not sent");
   return out;
 }
 

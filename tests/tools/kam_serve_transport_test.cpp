@@ -32,11 +32,11 @@ using namespace std::chrono_literals;
 using kam::test::bin_path;
 using kam::test::certs;
 using kam::test::child_process;
-using kam::test::haproxy;
-using kam::test::temp_dir;
 using kam::test::count_lines;
+using kam::test::haproxy;
 using kam::test::port_of;
 using kam::test::run_to_exit;
+using kam::test::temp_dir;
 
 struct server {
   std::unique_ptr<child_process> proc;

@@ -166,12 +166,12 @@ private:
   void assert_io_thread(const char* what) const;
   bool may_read() const;
   void wait_readable();
-  /// After a read that brought data: read again once the jobs queued on the
-  /// thread have run (the handler's answer has left by then, and a busy
-  /// client has often sent its next message); only if nothing is there,
-  /// wait_readable().
+  /// At start() and after a read that brought data: read again once the
+  /// jobs queued on the thread have run (the handler's answer has left by
+  /// then, and a busy client has often sent its next message); only if
+  /// nothing is there, wait_readable().
   void read_later();
-  void on_readable(const boost::system::error_code& ec, bool speculative = false);
+  void on_readable(const boost::system::error_code& ec);
   /// What one read brought (`data`, then how it ended), as on_readable() and
   /// the bytes after a PROXY header see it.
   void on_input(bytes&& data, read_result r, const boost::system::error_code& rec);
@@ -245,7 +245,8 @@ private:
   bool close_slow_ = false;
   /// The server's counters (null in tests that make a stream alone).
   std::shared_ptr<server_stats> stats_;
-  bool read_pending_ = false;  ///< an async_wait for readability is queued
+  bool read_pending_ =
+    false; ///< a read (read_later) or an async_wait for readability is queued
   bool write_pending_ = false; ///< an async_wait for writability is queued
 };
 

@@ -46,7 +46,7 @@ void stream::read_later() {
   asio::post(executor(), [self = shared_from_this()] {
     self->read_pending_ = false;
     turn_scope turn;
-    self->on_readable({}, true);
+    self->on_readable({});
   });
 }
 
@@ -73,7 +73,7 @@ void stream::wait_readable() {
                    });
 }
 
-void stream::on_readable(const error_code& ec, bool speculative) {
+void stream::on_readable(const error_code& ec) {
   if (phase_ == phase::closed || ec == asio::error::operation_aborted)
     return;
   if (ec) {
@@ -89,8 +89,8 @@ void stream::on_readable(const error_code& ec, bool speculative) {
   bytes data;
   error_code rec;
   auto r = read_into(data, max_read_, false, rec);
-  if (speculative && data.empty() && r == read_result::would_block) {
-    wait_readable(); // nothing yet: epoll tells us when
+  if (data.empty() && r == read_result::would_block) {
+    wait_readable(); // nothing (yet, or a spurious wake-up): epoll tells us when
     return;
   }
   on_input(std::move(data), r, rec);
@@ -149,8 +149,9 @@ stream::read_result stream::read_some_into(bytes& out, size_t limit,
       return read_result::failed;
     out.insert(out.end(), buf, buf + n); // exact size when it is one read
     total += n;
-    // A short read emptied the kernel's queue: stop (the next wait re-arms
-    // epoll, which reports what comes later) instead of paying for EAGAIN.
+    // A short read emptied the kernel's queue: stop here instead of paying
+    // for EAGAIN now; the next read (read_later) comes after the thread's
+    // queued work, when more has often arrived.
     if (n < want && !until_would_block)
       return read_result::would_block;
   }
