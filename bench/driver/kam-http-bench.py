@@ -26,8 +26,12 @@ server would serve if the client kept up (its capacity per core). Each run waits
 (up to 10 s) for a quiet half second first and records the cores other processes used
 during it; runs above --max-other are left out of the medians ("quiet runs" column).
 
+--server-cpu-quota CORES puts every server in a CPU cgroup capped at CORES of CPU time
+(CFS quota per 10 ms period): with the server held below what the client can drive,
+the rate is the server's capacity and the servers compare on rate, not on the client.
+
     kam-http-bench [--rounds 3] [--duration 3] [--connections 64] [--tls] [--kam-serve PATH]
-                   [--kam-b PATH] [--s-time-clients 8]
+                   [--kam-b PATH] [--s-time-clients 8] [--server-cpu-quota CORES]
 """
 import argparse
 import json
@@ -97,8 +101,73 @@ def free_port():
     return port
 
 
-def pinner(cpus):
-    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+class CpuQuota:
+    """A CPU cgroup that caps what its processes may use to `cores` of CPU time (CFS
+    quota over a 10 ms period; cgroup v1's cpu controller or cgroup v2's cpu.max).
+    With the server capped below a core the client keeps up, and the rate is the
+    server's, not the client's. Needs root and a writable cgroup file system."""
+    PERIOD_US = 10000
+
+    def __init__(self, cores):
+        name = "kam-http-bench-%d" % os.getpid()
+        quota = max(1000, int(cores * self.PERIOD_US))
+        v1, v2 = "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"
+        self.path = None
+        try:
+            if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
+                self.path = os.path.join(v1, name)
+                os.makedirs(self.path, exist_ok=True)
+                with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+                    f.write("%d" % self.PERIOD_US)
+                with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+                    f.write("%d" % quota)
+            elif os.path.exists(os.path.join(v2, "cgroup.controllers")):
+                self.path = os.path.join(v2, name)
+                os.makedirs(self.path, exist_ok=True)
+                with open(os.path.join(self.path, "cpu.max"), "w") as f:
+                    f.write("%d %d" % (quota, self.PERIOD_US))
+            else:
+                raise OSError("no cgroup cpu controller under /sys/fs/cgroup")
+        except OSError as e:
+            self.remove()
+            sys.exit("kam-http-bench: --server-cpu-quota needs a writable CPU cgroup: %s" % e)
+        self.cores = quota / self.PERIOD_US
+
+    def enter(self):
+        """In the child before exec: move this process into the group."""
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write("%d" % os.getpid())
+
+    def throttled(self):
+        """How many periods the group was throttled in, so far."""
+        try:
+            with open(os.path.join(self.path, "cpu.stat")) as f:
+                for line in f:
+                    k, v = line.split()
+                    if k == "nr_throttled":
+                        return int(v)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def remove(self):
+        if self.path and os.path.isdir(self.path):
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
+
+
+def pinner(cpus, quota=None):
+    if not cpus and quota is None:
+        return None
+
+    def pin():
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        if quota is not None:
+            quota.enter()
+    return pin
 
 
 def wait_port(port, proc, timeout=10.0):
@@ -125,7 +194,7 @@ def make_cert(tmp):
     return cert, key
 
 
-def start(name, root, tmp, cpus, kam_serve, tls=None):
+def start(name, root, tmp, cpus, kam_serve, tls=None, quota=None):
     port = free_port()
     if name in ("kam", "kam-b"):
         cmd = [kam_serve[name], "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
@@ -171,7 +240,7 @@ hosts:
     else:
         raise ValueError(name)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=pinner(cpus))
+                            preexec_fn=pinner(cpus, quota))
     if not wait_port(port, proc):
         proc.kill()
         raise RuntimeError("%s did not start: %s" % (name, " ".join(cmd)))
@@ -270,8 +339,14 @@ def main():
                          "left out of the medians (unless every run of a cell was)")
     ap.add_argument("--s-time-clients", type=int, default=8,
                     help="--tls: openssl s_time -new processes for the full-handshake case")
+    ap.add_argument("--server-cpu-quota", type=float, metavar="CORES",
+                    help="cap every server at this much CPU time (e.g. 0.5 core; a CPU "
+                         "cgroup, needs root): the client then keeps up and the rate "
+                         "compares the servers, not the client")
     ap.add_argument("--out", help="write the results as JSON here")
     opts = ap.parse_args()
+    if opts.server_cpu_quota is not None and not 0.1 <= opts.server_cpu_quota <= 64:
+        ap.error("--server-cpu-quota must be between 0.1 and 64 cores")
     servers = (opts.servers or ("kam,nginx" if opts.tls else "kam,nginx,h2o")).split(",")
     if opts.kam_b and "kam-b" not in servers:
         servers.append("kam-b")
@@ -308,19 +383,23 @@ def main():
                  ("TLS 100B close (resumed handshakes)", "/small.html", True),
                  ("TLS 100B close (full handshakes, s_time -new)", "/small.html", "s_time")]
     results = {}
+    quota = CpuQuota(opts.server_cpu_quota) if opts.server_cpu_quota else None
     try:
         for r in range(opts.rounds):
             order = servers[r % len(servers):] + servers[:r % len(servers)]
             for name in order:
-                proc, port = start(name, root, tmp, srv_cpus, binaries, tls)
+                proc, port = start(name, root, tmp, srv_cpus, binaries, tls, quota)
                 try:
                     for case, path, close in cases:
+                        throttled0 = quota.throttled() if quota else 0
                         if close == "s_time":
                             res = s_time(port, path, opts.s_time_clients, opts.duration,
                                          load_cpus, proc.pid)
                         else:
                             res = wrk(port, path, close, opts.connections, opts.duration,
                                       load_cpus, proc.pid, tls is not None)
+                        if quota:
+                            res["throttled_periods"] = quota.throttled() - throttled0
                         results.setdefault(case, {}).setdefault(name, []).append(res)
                         print("[kam-http-bench] round %d %s %s: %.0f req/s p99 %.0f us "
                               "errors %d, server %.0f us CPU/req (%.2f cores), wrk %.2f "
@@ -334,6 +413,8 @@ def main():
                     stop(proc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if quota:
+            quota.remove()
     print()
     print("| case | server | req/s (median) | p99 us | errors | kam/this req/s | "
           "kam/this p99 | server CPU us/req | req per server CPU-s | kam/this per CPU-s | "
