@@ -68,6 +68,7 @@ public:
   int64_t threads = 0;
   double drain_timeout = 5.0;
   int64_t backlog = 1024;
+  int64_t accept_batch = 256;
   int64_t max_connections = 0;
   double idle_timeout = 0;
   int64_t write_high = 1024 * 1024;
@@ -103,6 +104,9 @@ public:
       .add(port, "port", "port to listen on, 0 picks a free one")
       .add(threads, "threads", "I/O threads, 0 = one per core")
       .add(backlog, "backlog", "listen backlog per I/O thread")
+      .add(accept_batch, "accept-batch",
+           "connections accepted per listener wake-up at most (1..65536); "
+           "small: lower TLS handshake tail latency, large: more handshakes/s")
       .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown")
       .add(max_connections, "max-connections", "open connections at most, 0 = no limit")
       .add(idle_timeout, "idle-timeout", "seconds without traffic to close, 0 = off")
@@ -294,6 +298,9 @@ int main(int argc, char** argv) {
                 " is out of range (0..1024)");
   if (cfg.backlog < 1)
     return fail("--backlog must be positive");
+  if (cfg.accept_batch < 1 || cfg.accept_batch > 65536)
+    return fail("--accept-batch=" + std::to_string(cfg.accept_batch) +
+                " is out of range (1..65536)");
   if (!(cfg.drain_timeout >= 0) || cfg.drain_timeout > 86400)
     return fail("--drain-timeout must be between 0 and 86400 seconds");
   if (cfg.max_connections < 0)
@@ -372,6 +379,7 @@ int main(int argc, char** argv) {
   opts.listen.port = static_cast<uint16_t>(cfg.port);
   opts.listen.threads = static_cast<size_t>(cfg.threads);
   opts.listen.backlog = static_cast<int>(cfg.backlog);
+  opts.listen.accept_batch = static_cast<int>(cfg.accept_batch);
   opts.listen.log = std::make_shared<kam::runtime::logger>(*level);
   opts.listen.max_connections = static_cast<size_t>(cfg.max_connections);
   opts.listen.idle_timeout =

@@ -50,7 +50,6 @@ using acceptor_type = asio::basic_socket_acceptor<gproto>;
 namespace {
 
 constexpr auto backoff = std::chrono::milliseconds(100);
-constexpr int max_accepts_per_event = 256;
 
 struct worker {
   explicit worker(size_t index)
@@ -260,7 +259,7 @@ struct io_broker::impl {
       report(log_level::error, "", "listener " + where() + " failed: " + ec.message());
       return;
     }
-    for (int i = 0; i < max_accepts_per_event; ++i) {
+    for (int i = 0; i < opts.accept_batch; ++i) {
       if (gate && !gate->try_reserve()) {
         // At max_connections: clients wait in the backlog; the gate calls
         // resume_accepting() when a socket closes.

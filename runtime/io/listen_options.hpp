@@ -36,6 +36,14 @@ struct listen_options {
   uint16_t port = 0;
   /// listen() backlog per listener.
   int backlog = 1024;
+  /// Connections accepted per readiness event of a listener, at most, before
+  /// the I/O thread returns to its other sockets. Large batches accept bursts
+  /// fastest; small ones let connections already open (a TLS handshake's
+  /// next flight, a request) run between new ones: lower tail latency under
+  /// a flood of TLS handshakes, fewer handshakes per second
+  /// (docs/performance.md, session 9: "a smaller accept batch for TLS
+  /// listeners").
+  int accept_batch = 256;
   /// I/O threads, each with its own io_context and SO_REUSEPORT listener;
   /// 0 means one per core.
   size_t threads = 0;

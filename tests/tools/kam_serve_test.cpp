@@ -352,6 +352,22 @@ TEST_SUITE("kam-serve") {
     check_same_bytes(got, data);
   }
 
+  TEST_CASE("--accept-batch=1: a burst of connections made before any is served is "
+            "served in full, one accept per wake-up") {
+    auto srv = start_loopback_server({"--accept-batch=1", "--threads=1"});
+    // All connect before the server reads any: the listener's one wake-up
+    // finds 40 in the backlog and must come back for the other 39.
+    std::vector<std::unique_ptr<tcp_client>> clients;
+    for (int i = 0; i < 40; ++i) {
+      clients.push_back(std::make_unique<tcp_client>(loopback, srv.port));
+      REQUIRE(clients.back()->ok());
+    }
+    for (size_t i = 0; i < clients.size(); ++i) {
+      CAPTURE(i);
+      CHECK(echoes(*clients[i], "burst " + std::to_string(i) + "\n"));
+    }
+  }
+
   TEST_CASE("a bad option exits with code 2 and one line on stderr naming the cause") {
     struct bad_case {
       std::string option;
@@ -361,7 +377,8 @@ TEST_SUITE("kam-serve") {
       {"--port=70000", "port"},         {"--port=abc", "port"},
       {"--threads=abc", "threads"},     {"--protocol=nope", "nope"},
       {"--bogus=1", "bogus"},           {"--drain-timeout=-1", "drain-timeout"},
-      {"--placement=gpu", "placement"},
+      {"--placement=gpu", "placement"}, {"--accept-batch=0", "accept-batch"},
+      {"--accept-batch=70000", "accept-batch"},
     };
     for (auto& bc : cases) {
       CAPTURE(bc.option);
