@@ -374,10 +374,14 @@ TEST_SUITE("kam-serve") {
       std::string named; // what the stderr line must mention
     };
     const std::vector<bad_case> cases{
-      {"--port=70000", "port"},         {"--port=abc", "port"},
-      {"--threads=abc", "threads"},     {"--protocol=nope", "nope"},
-      {"--bogus=1", "bogus"},           {"--drain-timeout=-1", "drain-timeout"},
-      {"--placement=gpu", "placement"}, {"--accept-batch=0", "accept-batch"},
+      {"--port=70000", "port"},
+      {"--port=abc", "port"},
+      {"--threads=abc", "threads"},
+      {"--protocol=nope", "nope"},
+      {"--bogus=1", "bogus"},
+      {"--drain-timeout=-1", "drain-timeout"},
+      {"--placement=gpu", "placement"},
+      {"--accept-batch=0", "accept-batch"},
       {"--accept-batch=70000", "accept-batch"},
     };
     for (auto& bc : cases) {
