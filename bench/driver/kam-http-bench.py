@@ -131,7 +131,6 @@ class CpuQuota:
         except OSError as e:
             self.remove()
             sys.exit("kam-http-bench: --server-cpu-quota needs a writable CPU cgroup: %s" % e)
-        self.cores = quota / self.PERIOD_US
 
     def enter(self):
         """In the child before exec: move this process into the group."""

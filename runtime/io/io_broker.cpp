@@ -462,6 +462,11 @@ io_broker::~io_broker() {
 caf::expected<std::shared_ptr<io_broker>>
 io_broker::bind(caf::actor_system& sys, listen_options opts,
                 std::shared_ptr<server_stats> stats) {
+  // At 0 a listener would wake, accept nothing and wait again, for ever.
+  if (opts.accept_batch < 1)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "listen_options::accept_batch must be at least 1, not " +
+                             std::to_string(opts.accept_batch));
   auto n = opts.threads != 0 ? opts.threads
                              : std::max<size_t>(1, std::thread::hardware_concurrency());
   auto ptr = std::make_unique<impl>(sys, opts, std::move(stats));

@@ -328,6 +328,16 @@ TEST_SUITE("chassis.server.lifecycle") {
     CHECK(text.find("in use") != std::string::npos);
   }
 
+  TEST_CASE("an accept batch below 1 is an error naming the option, not a listener "
+            "that never accepts") {
+    test_system ts;
+    auto opts = loopback_options();
+    opts.listen.accept_batch = 0;
+    auto srv = chassis::simple_server(*ts, echo_factory(), opts);
+    REQUIRE(!srv);
+    CHECK(ts.sys->render(srv.error()).find("accept_batch") != std::string::npos);
+  }
+
   TEST_CASE("an unresolvable host is an error") {
     test_system ts;
     auto opts = loopback_options();

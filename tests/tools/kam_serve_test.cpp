@@ -355,8 +355,8 @@ TEST_SUITE("kam-serve") {
   TEST_CASE("--accept-batch=1: a burst of connections made before any is served is "
             "served in full, one accept per wake-up") {
     auto srv = start_loopback_server({"--accept-batch=1", "--threads=1"});
-    // All connect before the server reads any: the listener's one wake-up
-    // finds 40 in the backlog and must come back for the other 39.
+    // All connect before any is served: the listener wakes with several in
+    // the backlog, takes one per wake-up, and must come back for the rest.
     std::vector<std::unique_ptr<tcp_client>> clients;
     for (int i = 0; i < 40; ++i) {
       clients.push_back(std::make_unique<tcp_client>(loopback, srv.port));

@@ -245,8 +245,8 @@ private:
   bool close_slow_ = false;
   /// The server's counters (null in tests that make a stream alone).
   std::shared_ptr<server_stats> stats_;
-  bool read_pending_ =
-    false; ///< a read (read_later) or an async_wait for readability is queued
+  /// A read (read_later) or an async_wait for readability is queued.
+  bool read_pending_ = false;
   bool write_pending_ = false; ///< an async_wait for writability is queued
 };
 
