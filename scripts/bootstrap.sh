@@ -9,7 +9,7 @@ packages=(
   g++ cmake make ccache python3
   libcaf-dev libboost-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libfmt-dev
   netcat-openbsd curl gnuplot-nox help2man libssl-dev openssl
-  prometheus media-types apache2-utils wrk nghttp2-client nginx-light h2o haproxy socat
+  prometheus media-types apache2-utils wrk nghttp2-client nginx-light h2o haproxy socat valgrind
   chromium
 )
 missing=()
