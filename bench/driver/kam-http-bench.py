@@ -193,19 +193,14 @@ def make_cert(tmp):
     return cert, key
 
 
-def start(name, root, tmp, cpus, kam_serve, tls=None, quota=None):
-    port = free_port()
-    if name in ("kam", "kam-b"):
-        cmd = [kam_serve[name], "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
-               "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
-        if tls:
-            cmd += ["--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
-    elif name == "nginx":
-        d = os.path.join(tmp, "nginx")
-        os.makedirs(d, exist_ok=True)
-        conf = os.path.join(d, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""worker_processes 1; daemon off; pid %(d)s/nginx.pid;
+def nginx_command(tmp, root, port, tls=None, one_process=False):
+    """nginx with one worker serving `root` on 127.0.0.1:port (HTTPS with tls=(cert, key));
+    one_process: no master either (for valgrind, which follows no fork)."""
+    d = os.path.join(tmp, "nginx")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""%(master)sworker_processes 1; daemon off; pid %(d)s/nginx.pid;
 error_log %(d)s/error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
@@ -214,9 +209,21 @@ http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
   types { text/html html; application/octet-stream bin; }
   server { listen 127.0.0.1:%(port)d%(ssl)s; root %(root)s; %(certs)s } }
 """ % {"d": d, "port": port, "root": root, "ssl": " ssl" if tls else "",
+       "master": "master_process off; " if one_process else "",
        "certs": ("ssl_certificate %s; ssl_certificate_key %s; "
                  "ssl_protocols TLSv1.2 TLSv1.3;" % tls) if tls else ""})
-        cmd = ["nginx", "-c", conf, "-p", d]
+    return ["nginx", "-c", conf, "-p", d]
+
+
+def start(name, root, tmp, cpus, kam_serve, tls=None, quota=None):
+    port = free_port()
+    if name in ("kam", "kam-b"):
+        cmd = [kam_serve[name], "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
+               "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
+        if tls:
+            cmd += ["--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
+    elif name == "nginx":
+        cmd = nginx_command(tmp, root, port, tls)
     elif name == "h2o":
         d = os.path.join(tmp, "h2o")
         os.makedirs(d, exist_ok=True)

@@ -33,24 +33,6 @@ khb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(khb)
 
 
-def nginx_cmd(tmp, root, port, tls):
-    d = os.path.join(tmp, "nginx")
-    os.makedirs(d, exist_ok=True)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:  # kam-http-bench's configuration, in one process
-        f.write("""master_process off; daemon off; pid %(d)s/nginx.pid;
-error_log %(d)s/error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
-  client_body_temp_path %(d)s/b; proxy_temp_path %(d)s/p; fastcgi_temp_path %(d)s/f;
-  uwsgi_temp_path %(d)s/u; scgi_temp_path %(d)s/s;
-  types { text/html html; application/octet-stream bin; }
-  server { listen 127.0.0.1:%(port)d ssl; root %(root)s;
-    ssl_certificate %(c)s; ssl_certificate_key %(k)s; ssl_protocols TLSv1.2 TLSv1.3; } }
-""" % {"d": d, "port": port, "root": root, "c": tls[0], "k": tls[1]})
-    return ["nginx", "-c", conf, "-p", d]
-
-
 def self_cost_by_object(path):
     """Self instructions per ELF object of a callgrind output file."""
     names, cost, ob, in_call = {}, collections.Counter(), None, False
@@ -127,7 +109,7 @@ def main():
     per = {}
     def command(name, port):
         if name == "nginx":
-            return nginx_cmd(tmp, root, port, tls)
+            return khb.nginx_command(tmp, root, port, tls, one_process=True)
         return [os.path.realpath(a.kam_serve), "--protocol=http", "--host=127.0.0.1",
                 "--port=%d" % port, "--threads=1", "--root=" + root,
                 "--scheduler.max-threads=1", "--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
