@@ -193,6 +193,15 @@ def make_cert(tmp):
     return cert, key
 
 
+def kam_command(binary, root, port, tls=None):
+    """kam-serve's http protocol serving `root` on 127.0.0.1:port with one I/O thread."""
+    cmd = [binary, "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
+           "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
+    if tls:
+        cmd += ["--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
+    return cmd
+
+
 def nginx_command(tmp, root, port, tls=None, one_process=False):
     """nginx with one worker serving `root` on 127.0.0.1:port (HTTPS with tls=(cert, key));
     one_process: no master either (for valgrind, which follows no fork)."""
@@ -218,10 +227,7 @@ http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on;
 def start(name, root, tmp, cpus, kam_serve, tls=None, quota=None):
     port = free_port()
     if name in ("kam", "kam-b"):
-        cmd = [kam_serve[name], "--protocol=http", "--host=127.0.0.1", "--port=%d" % port,
-               "--threads=1", "--root=" + root, "--scheduler.max-threads=1"]
-        if tls:
-            cmd += ["--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
+        cmd = kam_command(kam_serve[name], root, port, tls)
     elif name == "nginx":
         cmd = nginx_command(tmp, root, port, tls)
     elif name == "h2o":

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """kam-instr-tls: instructions per TLS connection of kam-serve and nginx, under callgrind.
 
-    python3 bench/driver/kam-instr-tls.py [--kam-serve PATH] [--seconds 8] [--close|--keep-alive]
+    python3 bench/driver/kam-instr-tls.py [--kam-serve PATH] [--seconds 8] [--keep-alive] [--objects]
 
 Each server (kam-serve --protocol=http --threads=1, and nginx with one process,
 `master_process off`) is run twice under `valgrind --tool=callgrind`, with the same
 self-signed P-256 certificate and a 100-byte file: once idle for 3 s, once under
 `wrk -t1 -c4` for --seconds. It prints (instructions under load - instructions idle)
-/ requests: with --close (the default) that is one resumed TLS 1.3 handshake, one
+/ requests: without --keep-alive that is one resumed TLS 1.3 handshake, one
 request and one close_notify per request, as kam-http-bench's "close (resumed
 handshakes)" case.
 
@@ -100,20 +100,23 @@ def main():
     for tool in ("valgrind", "wrk", "nginx", "openssl"):
         if subprocess.run(["sh", "-c", "command -v " + tool], capture_output=True).returncode:
             sys.exit("kam-instr-tls: %s is not installed (scripts/bootstrap.sh installs it)" % tool)
-    tmp = tempfile.mkdtemp(prefix="kam-instr-tls.")
+    with tempfile.TemporaryDirectory(prefix="kam-instr-tls.") as tmp:
+        compare(a, tmp)
+
+
+def compare(a, tmp):
     root = os.path.join(tmp, "root")
     os.makedirs(root)
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("x" * 100)
     tls = khb.make_cert(tmp)
-    per = {}
+
     def command(name, port):
         if name == "nginx":
             return khb.nginx_command(tmp, root, port, tls, one_process=True)
-        return [os.path.realpath(a.kam_serve), "--protocol=http", "--host=127.0.0.1",
-                "--port=%d" % port, "--threads=1", "--root=" + root,
-                "--scheduler.max-threads=1", "--tls-cert=" + tls[0], "--tls-key=" + tls[1]]
+        return khb.kam_command(os.path.realpath(a.kam_serve), root, port, tls)
 
+    per = {}
     for name in ("kam", "nginx"):
         port = khb.free_port()
         i0, _, o0 = run(command(name, port), port, 0, not a.keep_alive, tmp, name + ".idle")
