@@ -106,7 +106,7 @@ public:
       .add(backlog, "backlog", "listen backlog per I/O thread")
       .add(accept_batch, "accept-batch",
            "connections accepted per listener wake-up at most (1..65536); "
-           "small: lower TLS handshake tail latency, large: more handshakes/s")
+           "their TLS handshakes start 4 per event-loop round")
       .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown")
       .add(max_connections, "max-connections", "open connections at most, 0 = no limit")
       .add(idle_timeout, "idle-timeout", "seconds without traffic to close, 0 = off")

@@ -31,6 +31,7 @@
 #include "runtime/boxes.hpp"
 #include "runtime/io/connection_gate.hpp"
 #include "runtime/io/csa.hpp"
+#include "runtime/io/detail/handshake_pacer.hpp"
 #include "runtime/io/detail/stream.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
 #include "runtime/io/proxy/cidr.hpp"
@@ -53,13 +54,16 @@ constexpr auto backoff = std::chrono::milliseconds(100);
 
 struct worker {
   explicit worker(size_t index)
-    : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc) {
-  }
+    : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc),
+      pacer(ioc) {}
   size_t index;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   acceptor_type acceptor;
   asio::steady_timer timer;
+  /// Starts this thread's TLS handshakes one per reactor round, after the
+  /// round's socket events (handshake_pacer.hpp).
+  detail::handshake_pacer pacer;
   bool backing_off = false;
   bool limited = false; // at max_connections, not waiting to accept
   /// Runs the CSAs (and, through the chassis, the handlers) of this
@@ -340,8 +344,8 @@ struct io_broker::impl {
     }
     std::unique_ptr<detail::tls_layer> tls;
     if (opts.tls)
-      tls =
-        std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout, stats);
+      tls = std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout,
+                                                stats, &w.pacer);
     auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate,
                                                  std::move(tls), stats);
     if (!opts.proxy_protocol) {

@@ -390,6 +390,103 @@ print("partial: status", got.split(b"\r\n")[0].decode(), "close_notify", closed)
     CHECK_MESSAGE(err.find(", 0 TLS handshake failures") != std::string::npos, err);
   }
 
+  TEST_CASE("a burst of ClientHellos: every client that stays is served, every one that "
+            "leaves mid-handshake (FIN or reset) is counted once") {
+    // 40 connections send their ClientHello before the server has answered
+    // any (one I/O thread: its handshake_pacer starts them one per reactor
+    // round); every 5th closes right after, so the server finds its
+    // ClientHello and an EOF, or a reset when its ServerHello hits the
+    // closed socket. The others finish their handshakes afterwards.
+    auto srv = start();
+    auto [rc, out] = python(std::string{prelude} + R"(
+def hello():
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ctx = ssl.create_default_context(cafile=ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    raw.sendall(out.read())
+    return raw, obj, inc, out
+def pump(raw, inc, what):
+    b = raw.recv(65536)
+    assert b, "EOF " + what
+    inc.write(b)
+stay = []
+for i in range(40):
+    c = hello()
+    if i % 5 == 4:
+        c[0].close()
+    else:
+        stay.append((i,) + c)
+for i, raw, obj, inc, out in stay:
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pending = out.read()
+            if pending:
+                raw.sendall(pending)
+            pump(raw, inc, "during the handshake of %d" % i)
+    msg = b"hello %d" % i
+    obj.write(msg)
+    raw.sendall(out.read())  # the client's Finished and the message
+    got = b""
+    while len(got) < len(msg):
+        try:
+            got += obj.read(65536)
+        except ssl.SSLWantReadError:
+            pump(raw, inc, "after %r from %d" % (got, i))
+    assert got == msg, (i, got)
+    raw.close()
+print("OK", len(stay))
+)",
+                            srv);
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(out.find("OK 32") != std::string::npos);
+    auto err = stop(srv);
+    CHECK_MESSAGE(err.find(", 8 TLS handshake failures") != std::string::npos, err);
+  }
+
+  TEST_CASE("SIGTERM during a burst of ClientHellos: the server exits at once and every "
+            "client sees its connection end") {
+    auto srv = start();
+    auto [rc, out] = python(std::string{prelude} + R"(
+socks = []
+for i in range(30):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    out = ssl.MemoryBIO()
+    obj = ssl.create_default_context(cafile=ca).wrap_bio(
+        ssl.MemoryBIO(), out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    assert hello, "no ClientHello"
+    raw.sendall(hello)
+    socks.append((raw, obj))
+os.kill(pid, signal.SIGTERM)
+t0 = time.time()
+for raw, _ in socks:
+    try:
+        while raw.recv(65536):  # a ServerHello may come first; then the end
+            pass
+    except ConnectionResetError:
+        pass
+print("OK", len(socks), round(time.time() - t0, 1))
+)",
+                            srv);
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(out.find("OK 30") != std::string::npos);
+    auto exit = srv.proc->wait_exit(10000ms);
+    REQUIRE(exit);
+    CHECK(*exit == 0);
+  }
+
   TEST_CASE("openssl s_client talks to it") {
     auto srv = start();
     child_process sc{

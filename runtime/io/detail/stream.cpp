@@ -10,6 +10,7 @@
 
 #include "runtime/actor_thread.hpp"
 #include "runtime/io/connection_gate.hpp"
+#include "runtime/io/detail/handshake_pacer.hpp"
 #include "runtime/io/detail/stream_proxy.hpp"
 #include "runtime/io/detail/stream_tls.hpp"
 #include "runtime/stats.hpp"
@@ -77,6 +78,11 @@ void stream::start() {
   arm_timer();
   if (proxy_) { // what followed the PROXY header first, as if just read
     asio::post(executor(), [self = shared_from_this()] { self->deliver_after_header(); });
+    return;
+  }
+  if (tls_ && tls_->pacer) { // a ClientHello: in its turn, after other events
+    read_pending_ = true;
+    tls_->pacer->admit(shared_from_this());
     return;
   }
   // A client usually sends right after connect(): its first bytes are often
@@ -147,6 +153,10 @@ void stream::fail(const error_code& ec) {
     why = shutdown_reason::reset;
   else if (ec == asio::error::timed_out)
     why = shutdown_reason::timeout;
+  if (tls_handshaking()) { // a reset mid-handshake fails it, as an EOF does
+    tls_failed(why);
+    return;
+  }
   notify_closed(why);
   close_socket();
 }

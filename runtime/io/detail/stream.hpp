@@ -31,6 +31,7 @@ namespace kam::runtime::io::detail {
 
 struct tls_layer;   // stream_tls.hpp: a TLS session under the stream
 struct proxy_layer; // stream_proxy.cpp: a PROXY header before everything
+class handshake_pacer;
 
 /// What a stream tells its owner (the CSA's side, or a test). Every call
 /// comes on the stream's I/O thread, from inside a stream member function or
@@ -161,6 +162,8 @@ public:
   size_t queued() const { return queued_; }
 
 private:
+  friend class handshake_pacer; // paced_read()
+
   enum class read_result : uint8_t { would_block, more, eof, failed };
 
   void assert_io_thread(const char* what) const;
@@ -171,6 +174,8 @@ private:
   /// then, and a busy client has often sent its next message); only if
   /// nothing is there, wait_readable().
   void read_later();
+  /// The handshake_pacer's turn for this stream: the read start() deferred.
+  void paced_read();
   void on_readable(const boost::system::error_code& ec);
   /// What one read brought (`data`, then how it ended), as on_readable() and
   /// the bytes after a PROXY header see it.

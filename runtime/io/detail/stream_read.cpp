@@ -50,6 +50,12 @@ void stream::read_later() {
   });
 }
 
+void stream::paced_read() {
+  read_pending_ = false;
+  turn_scope turn;
+  on_readable({});
+}
+
 void stream::wait_readable() {
   if (!may_read())
     return;

@@ -8,17 +8,23 @@
 
 namespace kam::runtime::io::detail {
 
+class handshake_pacer;
+
 /// What a TLS stream holds beyond a plain one: the session (OpenSSL over
 /// in-memory I/O, runtime/io/tls/session.hpp) and where failures are counted.
 /// Owned by its stream; I/O thread only.
 struct tls_layer {
   tls_layer(const tls::tls_context& ctx, std::chrono::milliseconds timeout,
-            std::shared_ptr<server_stats> st)
-    : session(ctx), handshake_timeout(timeout), stats(std::move(st)) {}
+            std::shared_ptr<server_stats> st, handshake_pacer* pacer = nullptr)
+    : session(ctx), handshake_timeout(timeout), stats(std::move(st)), pacer(pacer) {}
 
   tls::session session;
   std::chrono::milliseconds handshake_timeout;
   std::shared_ptr<server_stats> stats;
+  /// The I/O thread's, if any: start() has it begin the handshake (read the
+  /// ClientHello) in its turn, not at once (handshake_pacer.hpp). It
+  /// outlives the stream's start(), the only place it is used.
+  handshake_pacer* pacer;
   /// After a PROXY header that was a proxy's health check (v2 LOCAL, v1
   /// UNKNOWN), until the first TLS byte: a close now is the check ending,
   /// not a failed handshake (not counted).
