@@ -80,6 +80,7 @@ public:
   std::string tls_key;
   std::string tls_ca;
   double tls_handshake_timeout = 10;
+  int64_t tls_handshakes_per_round = 4;
   std::string http_root;
   std::string http_access_log;
   double http_header_timeout = 10;
@@ -106,7 +107,7 @@ public:
       .add(backlog, "backlog", "listen backlog per I/O thread")
       .add(accept_batch, "accept-batch",
            "connections accepted per listener wake-up at most (1..65536); "
-           "their TLS handshakes start 4 per event-loop round")
+           "their TLS handshakes: --tls-handshakes-per-round")
       .add(drain_timeout, "drain-timeout", "seconds to drain on shutdown")
       .add(max_connections, "max-connections", "open connections at most, 0 = no limit")
       .add(idle_timeout, "idle-timeout", "seconds without traffic to close, 0 = off")
@@ -125,6 +126,9 @@ public:
       .add(tls_ca, "tls-ca", "PEM CA bundle: require client certificates it signed")
       .add(tls_handshake_timeout, "tls-handshake-timeout",
            "seconds a TLS client has to complete its handshake")
+      .add(tls_handshakes_per_round, "tls-handshakes-per-round",
+           "TLS handshakes each I/O thread starts per event-loop round, behind "
+           "the round's other events (0..65536; 0 = all at once)")
       .add(unix_path, "unix", "listen on this Unix socket path instead of host:port")
       .add(unix_mode, "unix-mode", "octal permissions of the --unix socket file")
       .add(proxy_protocol, "proxy-protocol",
@@ -313,6 +317,9 @@ int main(int argc, char** argv) {
   if (!level)
     return fail("--log-level must be error, warning, info or debug, not '" +
                 cfg.log_level + "'");
+  if (cfg.tls_handshakes_per_round < 0 || cfg.tls_handshakes_per_round > 65536)
+    return fail("--tls-handshakes-per-round=" + std::to_string(cfg.tls_handshakes_per_round) +
+                " is out of range (0..65536)");
   if (!(cfg.tls_handshake_timeout > 0) || cfg.tls_handshake_timeout > 3600)
     return fail("--tls-handshake-timeout must be more than 0 and at most 3600 seconds");
   std::shared_ptr<const kam::runtime::io::tls::tls_context> tls;
@@ -389,6 +396,7 @@ int main(int argc, char** argv) {
   opts.listen.write_hard_limit = static_cast<size_t>(cfg.write_hard);
   opts.listen.actors_on_io_threads = cfg.placement == "io";
   opts.listen.tls = tls;
+  opts.listen.tls_handshakes_per_round = static_cast<int>(cfg.tls_handshakes_per_round);
   opts.listen.tls_handshake_timeout =
     std::chrono::milliseconds(static_cast<int64_t>(cfg.tls_handshake_timeout * 1000));
   opts.drain_timeout =

@@ -1,5 +1,6 @@
 #include "runtime/io/io_broker.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -53,16 +54,17 @@ namespace {
 constexpr auto backoff = std::chrono::milliseconds(100);
 
 struct worker {
-  explicit worker(size_t index)
+  worker(size_t index, int handshakes_per_round)
     : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc),
-      pacer(ioc) {}
+      pacer(ioc, static_cast<size_t>(std::max(1, handshakes_per_round))) {}
   size_t index;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   acceptor_type acceptor;
   asio::steady_timer timer;
-  /// Starts this thread's TLS handshakes one per reactor round, after the
-  /// round's socket events (handshake_pacer.hpp).
+  /// Starts this thread's TLS handshakes a few per reactor round, after the
+  /// round's socket events (handshake_pacer.hpp); unused if
+  /// listen_options::tls_handshakes_per_round is 0.
   detail::handshake_pacer pacer;
   bool backing_off = false;
   bool limited = false; // at max_connections, not waiting to accept
@@ -344,8 +346,9 @@ struct io_broker::impl {
     }
     std::unique_ptr<detail::tls_layer> tls;
     if (opts.tls)
-      tls = std::make_unique<detail::tls_layer>(*opts.tls, opts.tls_handshake_timeout,
-                                                stats, &w.pacer);
+      tls = std::make_unique<detail::tls_layer>(
+        *opts.tls, opts.tls_handshake_timeout, stats,
+        opts.tls_handshakes_per_round > 0 ? &w.pacer : nullptr);
     auto conn = std::make_shared<detail::stream>(std::move(sock), opts, gate,
                                                  std::move(tls), stats);
     if (!opts.proxy_protocol) {
@@ -410,7 +413,7 @@ struct io_broker::impl {
     gproto::endpoint ep{&sa, offsetof(sockaddr_un, sun_path) + path.size() + 1, 0};
     error_code ec;
     for (size_t i = 0; i < n; ++i) {
-      auto w = std::make_unique<worker>(i);
+      auto w = std::make_unique<worker>(i, opts.tls_handshakes_per_round);
       if (opts.actors_on_io_threads)
         w->home = std::make_shared<actor_thread>(sys, w->ioc);
       auto& acc = w->acceptor;
@@ -471,6 +474,11 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
     return caf::make_error(caf::sec::invalid_argument,
                            "listen_options::accept_batch must be at least 1, not " +
                              std::to_string(opts.accept_batch));
+  if (opts.tls_handshakes_per_round < 0)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "listen_options::tls_handshakes_per_round must not be "
+                           "negative, not " +
+                             std::to_string(opts.tls_handshakes_per_round));
   auto n = opts.threads != 0 ? opts.threads
                              : std::max<size_t>(1, std::thread::hardware_concurrency());
   auto ptr = std::make_unique<impl>(sys, opts, std::move(stats));
@@ -511,7 +519,7 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
       return bind_error("cannot bind", host, port, ec);
   }
   for (size_t i = 0; i < n; ++i) {
-    auto w = std::make_unique<worker>(i);
+    auto w = std::make_unique<worker>(i, ptr->opts.tls_handshakes_per_round);
     if (ptr->opts.actors_on_io_threads)
       w->home = std::make_shared<actor_thread>(sys, w->ioc);
     auto& acc = w->acceptor;

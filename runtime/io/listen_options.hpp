@@ -38,11 +38,8 @@ struct listen_options {
   int backlog = 1024;
   /// Connections accepted per readiness event of a listener, at most, before
   /// the I/O thread returns to its other sockets. Large batches accept bursts
-  /// fastest; small ones let connections already open (a TLS handshake's
-  /// next flight, a request) run between new ones: lower tail latency under
-  /// a flood of TLS handshakes, fewer handshakes per second
-  /// (docs/performance.md, session 9: "a smaller accept batch for TLS
-  /// listeners").
+  /// fastest and keep the backlog short; what runs between the new
+  /// connections' TLS handshakes is tls_handshakes_per_round's business.
   int accept_batch = 256;
   /// I/O threads, each with its own io_context and SO_REUSEPORT listener;
   /// 0 means one per core.
@@ -109,6 +106,15 @@ struct listen_options {
   /// A client that has not completed the TLS handshake within this long is
   /// closed and counted (server_stats::tls_handshake_failures).
   std::chrono::milliseconds tls_handshake_timeout{10000};
+  /// TLS handshakes (their ClientHello, an ECDHE key exchange each) each I/O
+  /// thread starts per event-loop round, behind that round's socket events
+  /// (runtime/io/detail/handshake_pacer.hpp): under a flood of new
+  /// connections a client whose handshake is done is answered before the
+  /// next ones' key exchanges run. 4: p99 of a request after its handshake
+  /// ~2 ms instead of ~11 ms, for ~5% more CPU per resumed handshake
+  /// (docs/performance.md, "Session 12"). 0: not paced, every accepted
+  /// connection's handshake starts at once.
+  int tls_handshakes_per_round = 4;
 
   /// Set: listen on this Unix stream socket (a path) instead of host:port.
   /// A stale socket file there is removed first, a live one is an error like

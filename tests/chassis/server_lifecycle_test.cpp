@@ -338,6 +338,15 @@ TEST_SUITE("chassis.server.lifecycle") {
     CHECK(ts.sys->render(srv.error()).find("accept_batch") != std::string::npos);
   }
 
+  TEST_CASE("negative TLS handshakes per round is an error naming the option") {
+    test_system ts;
+    auto opts = loopback_options();
+    opts.listen.tls_handshakes_per_round = -1;
+    auto srv = chassis::simple_server(*ts, echo_factory(), opts);
+    REQUIRE(!srv);
+    CHECK(ts.sys->render(srv.error()).find("tls_handshakes_per_round") != std::string::npos);
+  }
+
   TEST_CASE("an unresolvable host is an error") {
     test_system ts;
     auto opts = loopback_options();

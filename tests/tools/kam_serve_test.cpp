@@ -383,6 +383,8 @@ TEST_SUITE("kam-serve") {
       {"--placement=gpu", "placement"},
       {"--accept-batch=0", "accept-batch"},
       {"--accept-batch=70000", "accept-batch"},
+      {"--tls-handshakes-per-round=-1", "tls-handshakes-per-round"},
+      {"--tls-handshakes-per-round=70000", "tls-handshakes-per-round"},
     };
     for (auto& bc : cases) {
       CAPTURE(bc.option);

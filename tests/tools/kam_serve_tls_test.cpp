@@ -393,11 +393,16 @@ print("partial: status", got.split(b"\r\n")[0].decode(), "close_notify", closed)
   TEST_CASE("a burst of ClientHellos: every client that stays is served, every one that "
             "leaves mid-handshake (FIN or reset) is counted once") {
     // 40 connections send their ClientHello before the server has answered
-    // any (one I/O thread: its handshake_pacer starts them one per reactor
+    // any (one I/O thread: its handshake_pacer starts them a few per reactor
     // round); every 5th closes right after, so the server finds its
     // ClientHello and an EOF, or a reset when its ServerHello hits the
-    // closed socket. The others finish their handshakes afterwards.
-    auto srv = start();
+    // closed socket. The others finish their handshakes afterwards. Paced
+    // as by default, one per round, and not at all.
+    std::vector<std::string> extra;
+    SUBCASE("default: 4 handshakes per round") {}
+    SUBCASE("--tls-handshakes-per-round=1") { extra = {"--tls-handshakes-per-round=1"}; }
+    SUBCASE("--tls-handshakes-per-round=0") { extra = {"--tls-handshakes-per-round=0"}; }
+    auto srv = start(extra);
     auto [rc, out] = python(std::string{prelude} + R"(
 def hello():
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -31,7 +31,8 @@ namespace kam::runtime::io::detail {
 
 struct tls_layer;   // stream_tls.hpp: a TLS session under the stream
 struct proxy_layer; // stream_proxy.cpp: a PROXY header before everything
-class handshake_pacer;
+template <class Stream>
+class basic_handshake_pacer; // handshake_pacer.hpp
 
 /// What a stream tells its owner (the CSA's side, or a test). Every call
 /// comes on the stream's I/O thread, from inside a stream member function or
@@ -162,7 +163,7 @@ public:
   size_t queued() const { return queued_; }
 
 private:
-  friend class handshake_pacer; // paced_read()
+  friend class basic_handshake_pacer<stream>; // paced_read()
 
   enum class read_result : uint8_t { would_block, more, eof, failed };
 

@@ -8,7 +8,10 @@
 
 namespace kam::runtime::io::detail {
 
-class handshake_pacer;
+class stream;
+template <class Stream>
+class basic_handshake_pacer;
+using handshake_pacer = basic_handshake_pacer<stream>; // handshake_pacer.hpp
 
 /// What a TLS stream holds beyond a plain one: the session (OpenSSL over
 /// in-memory I/O, runtime/io/tls/session.hpp) and where failures are counted.
