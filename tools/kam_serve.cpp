@@ -318,8 +318,9 @@ int main(int argc, char** argv) {
     return fail("--log-level must be error, warning, info or debug, not '" +
                 cfg.log_level + "'");
   if (cfg.tls_handshakes_per_round < 0 || cfg.tls_handshakes_per_round > 65536)
-    return fail("--tls-handshakes-per-round=" + std::to_string(cfg.tls_handshakes_per_round) +
-                " is out of range (0..65536)");
+    return fail(
+      "--tls-handshakes-per-round=" + std::to_string(cfg.tls_handshakes_per_round) +
+      " is out of range (0..65536)");
   if (!(cfg.tls_handshake_timeout > 0) || cfg.tls_handshake_timeout > 3600)
     return fail("--tls-handshake-timeout must be more than 0 and at most 3600 seconds");
   std::shared_ptr<const kam::runtime::io::tls::tls_context> tls;

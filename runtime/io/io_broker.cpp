@@ -1,6 +1,5 @@
 #include "runtime/io/io_broker.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -54,9 +53,9 @@ namespace {
 constexpr auto backoff = std::chrono::milliseconds(100);
 
 struct worker {
-  worker(size_t index, int handshakes_per_round)
+  worker(size_t index, size_t handshakes_per_round)
     : index(index), ioc(1), guard(asio::make_work_guard(ioc)), acceptor(ioc), timer(ioc),
-      pacer(ioc, static_cast<size_t>(std::max(1, handshakes_per_round))) {}
+      pacer(ioc, handshakes_per_round) {}
   size_t index;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
@@ -413,7 +412,7 @@ struct io_broker::impl {
     gproto::endpoint ep{&sa, offsetof(sockaddr_un, sun_path) + path.size() + 1, 0};
     error_code ec;
     for (size_t i = 0; i < n; ++i) {
-      auto w = std::make_unique<worker>(i, opts.tls_handshakes_per_round);
+      auto w = std::make_unique<worker>(i, size_t(opts.tls_handshakes_per_round));
       if (opts.actors_on_io_threads)
         w->home = std::make_shared<actor_thread>(sys, w->ioc);
       auto& acc = w->acceptor;
@@ -519,7 +518,7 @@ io_broker::bind(caf::actor_system& sys, listen_options opts,
       return bind_error("cannot bind", host, port, ec);
   }
   for (size_t i = 0; i < n; ++i) {
-    auto w = std::make_unique<worker>(i, ptr->opts.tls_handshakes_per_round);
+    auto w = std::make_unique<worker>(i, size_t(ptr->opts.tls_handshakes_per_round));
     if (ptr->opts.actors_on_io_threads)
       w->home = std::make_shared<actor_thread>(sys, w->ioc);
     auto& acc = w->acceptor;

@@ -344,7 +344,8 @@ TEST_SUITE("chassis.server.lifecycle") {
     opts.listen.tls_handshakes_per_round = -1;
     auto srv = chassis::simple_server(*ts, echo_factory(), opts);
     REQUIRE(!srv);
-    CHECK(ts.sys->render(srv.error()).find("tls_handshakes_per_round") != std::string::npos);
+    CHECK(ts.sys->render(srv.error()).find("tls_handshakes_per_round") !=
+          std::string::npos);
   }
 
   TEST_CASE("an unresolvable host is an error") {

@@ -71,6 +71,35 @@ def client(cert=False):
         ctx.load_cert_chain(ccert, ckey)
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     return ctx.wrap_socket(raw, server_hostname="localhost")
+def memory_client(tls13=False):
+    # A new connection with an SSLObject over memory BIOs, its ClientHello
+    # sent: the test decides what goes out in which segment from here on.
+    ctx = ssl.create_default_context(cafile=ca)
+    if tls13:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    assert hello, "no ClientHello"
+    raw.sendall(hello)
+    return obj, inc, out, raw
+def finish_handshake(obj, inc, out, raw, what=""):
+    # Until the handshake is done; our Finished then waits in `out`.
+    while True:
+        try:
+            obj.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            raw.sendall(out.read())
+            b = raw.recv(65536)
+            if not b:
+                sys.exit("closed during the handshake " + what)
+            inc.write(b)
 def read_all(s):
     got = bytearray()
     while True:
@@ -91,6 +120,14 @@ std::string stop(tls_server& s) {
   REQUIRE(rc);
   CHECK(*rc == 0);
   return s.proc->err();
+}
+
+/// Stops the server; its "stopped:" line must count `failures` failed handshakes.
+void stop_expecting_failures(tls_server& s, int failures) {
+  auto err = stop(s);
+  CHECK_MESSAGE(err.find(", " + std::to_string(failures) + " TLS handshake failures") !=
+                  std::string::npos,
+                err);
 }
 
 } // namespace
@@ -124,8 +161,7 @@ print("OK")
                             srv);
     CHECK_MESSAGE(rc == 0, out);
     CHECK(out.find("OK") != std::string::npos);
-    auto err = stop(srv);
-    CHECK_MESSAGE(err.find(", 0 TLS handshake failures") != std::string::npos, err);
+    stop_expecting_failures(srv, 0);
   }
 
   TEST_CASE("plain text, garbage, TLS 1.1 and a silent client are closed and counted; "
@@ -166,8 +202,7 @@ print("OK", round(waited, 2))
 )",
                             srv);
     CHECK_MESSAGE(rc == 0, out);
-    auto err = stop(srv);
-    CHECK_MESSAGE(err.find(", 4 TLS handshake failures") != std::string::npos, err);
+    stop_expecting_failures(srv, 4);
   }
 
   TEST_CASE("a TLS client that sends 64 MiB and does not read is paused at the write "
@@ -268,8 +303,7 @@ print("OK", got, flush=True)
     // not grow with the bytes moved (256 MiB: the same peaks).
     CHECK(peak.load() - base < 64 * 1024);
 #endif
-    auto err = stop(srv);
-    CHECK_MESSAGE(err.find(", 0 TLS handshake failures") != std::string::npos, err);
+    stop_expecting_failures(srv, 0);
   }
 
   TEST_CASE("with --tls-ca only clients with a certificate that CA signed get through") {
@@ -321,21 +355,9 @@ print("OK")
     auto srv = start({"--root=" KAM_SOURCE_DIR "/docs"}, "http");
     auto script = std::string{prelude} + R"(
 def handshake():
-    ctx = ssl.create_default_context(cafile=ca)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
-    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
-    while True:
-        try:
-            obj.do_handshake()
-            return obj, inc, out, raw  # our Finished waits in `out`
-        except ssl.SSLWantReadError:
-            raw.sendall(out.read())
-            b = raw.recv(65536)
-            if not b:
-                sys.exit("closed during the handshake")
-            inc.write(b)
+    c = memory_client(tls13=True)
+    finish_handshake(*c)
+    return c  # our Finished waits in `out`
 def pump(obj, inc, raw, done):
     # Reads records until done(text) or the server's close_notify; a silent
     # server is a socket.timeout (the test fails).
@@ -386,8 +408,7 @@ print("partial: status", got.split(b"\r\n")[0].decode(), "close_notify", closed)
     CHECK(out.find("partial: ticket before the rest True bytes 0") != std::string::npos);
     CHECK(out.find("partial: status HTTP/1.1 404 Not Found close_notify True") !=
           std::string::npos);
-    auto err = stop(srv);
-    CHECK_MESSAGE(err.find(", 0 TLS handshake failures") != std::string::npos, err);
+    stop_expecting_failures(srv, 0);
   }
 
   TEST_CASE("a burst of ClientHellos: every client that stays is served, every one that "
@@ -400,42 +421,27 @@ print("partial: status", got.split(b"\r\n")[0].decode(), "close_notify", closed)
     // as by default, one per round, and not at all.
     std::vector<std::string> extra;
     SUBCASE("default: 4 handshakes per round") {}
-    SUBCASE("--tls-handshakes-per-round=1") { extra = {"--tls-handshakes-per-round=1"}; }
-    SUBCASE("--tls-handshakes-per-round=0") { extra = {"--tls-handshakes-per-round=0"}; }
+    SUBCASE("--tls-handshakes-per-round=1") {
+      extra = {"--tls-handshakes-per-round=1"};
+    }
+    SUBCASE("--tls-handshakes-per-round=0") {
+      extra = {"--tls-handshakes-per-round=0"};
+    }
     auto srv = start(extra);
     auto [rc, out] = python(std::string{prelude} + R"(
-def hello():
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    ctx = ssl.create_default_context(cafile=ca)
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    raw.sendall(out.read())
-    return raw, obj, inc, out
 def pump(raw, inc, what):
     b = raw.recv(65536)
     assert b, "EOF " + what
     inc.write(b)
 stay = []
 for i in range(40):
-    c = hello()
+    c = memory_client()
     if i % 5 == 4:
-        c[0].close()
+        c[3].close()
     else:
         stay.append((i,) + c)
-for i, raw, obj, inc, out in stay:
-    while True:
-        try:
-            obj.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            pending = out.read()
-            if pending:
-                raw.sendall(pending)
-            pump(raw, inc, "during the handshake of %d" % i)
+for i, obj, inc, out, raw in stay:
+    finish_handshake(obj, inc, out, raw, "of %d" % i)
     msg = b"hello %d" % i
     obj.write(msg)
     raw.sendall(out.read())  # the client's Finished and the message
@@ -452,8 +458,7 @@ print("OK", len(stay))
                             srv);
     CHECK_MESSAGE(rc == 0, out);
     CHECK(out.find("OK 32") != std::string::npos);
-    auto err = stop(srv);
-    CHECK_MESSAGE(err.find(", 8 TLS handshake failures") != std::string::npos, err);
+    stop_expecting_failures(srv, 8);
   }
 
   TEST_CASE("SIGTERM during a burst of ClientHellos: the server exits at once and every "
@@ -462,21 +467,10 @@ print("OK", len(stay))
     auto [rc, out] = python(std::string{prelude} + R"(
 socks = []
 for i in range(30):
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    out = ssl.MemoryBIO()
-    obj = ssl.create_default_context(cafile=ca).wrap_bio(
-        ssl.MemoryBIO(), out, server_hostname="localhost")
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = out.read()
-    assert hello, "no ClientHello"
-    raw.sendall(hello)
-    socks.append((raw, obj))
+    socks.append(memory_client())
 os.kill(pid, signal.SIGTERM)
 t0 = time.time()
-for raw, _ in socks:
+for _, _, _, raw in socks:
     try:
         while raw.recv(65536):  # a ServerHello may come first; then the end
             pass

@@ -39,7 +39,7 @@ class stream;
 /// A template over the stream type only so that tests can drive it with a
 /// stand-in (tests/runtime/io/handshake_pacer_test.cpp); kam uses
 /// handshake_pacer, instantiated once in handshake_pacer.cpp. `Stream` has
-/// `paced_read()`, the read its start() deferred.
+/// `deferred_read()`, the read its start() deferred.
 ///
 /// Thread rule: every member function on the io_context's thread.
 template <class Stream>
@@ -75,7 +75,7 @@ private:
       auto s = queue_.front().lock();
       queue_.pop_front();
       if (s) {
-        s->paced_read();
+        s->deferred_read();
         ++started;
       }
     }

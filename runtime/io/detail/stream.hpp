@@ -163,7 +163,7 @@ public:
   size_t queued() const { return queued_; }
 
 private:
-  friend class basic_handshake_pacer<stream>; // paced_read()
+  friend class basic_handshake_pacer<stream>; // deferred_read()
 
   enum class read_result : uint8_t { would_block, more, eof, failed };
 
@@ -175,8 +175,9 @@ private:
   /// then, and a busy client has often sent its next message); only if
   /// nothing is there, wait_readable().
   void read_later();
-  /// The handshake_pacer's turn for this stream: the read start() deferred.
-  void paced_read();
+  /// The read read_later() posted, or start() left to the handshake_pacer
+  /// (read_pending_ set until it runs), in a turn of the thread's actors.
+  void deferred_read();
   void on_readable(const boost::system::error_code& ec);
   /// What one read brought (`data`, then how it ended), as on_readable() and
   /// the bytes after a PROXY header see it.

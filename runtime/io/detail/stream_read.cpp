@@ -43,14 +43,10 @@ void stream::read_later() {
   if (!may_read())
     return;
   read_pending_ = true;
-  asio::post(executor(), [self = shared_from_this()] {
-    self->read_pending_ = false;
-    turn_scope turn;
-    self->on_readable({});
-  });
+  asio::post(executor(), [self = shared_from_this()] { self->deferred_read(); });
 }
 
-void stream::paced_read() {
+void stream::deferred_read() {
   read_pending_ = false;
   turn_scope turn;
   on_readable({});

@@ -88,8 +88,8 @@ void stream::close_notify() {
 
 void stream::tls_failed(shutdown_reason why) {
   // A proxy's health check ends with a FIN or (haproxy's) a reset: no failure.
-  bool check_ended = tls_->health_check &&
-                     (why == shutdown_reason::peer_closed || why == shutdown_reason::reset);
+  bool check_ended = tls_->health_check && (why == shutdown_reason::peer_closed ||
+                                            why == shutdown_reason::reset);
   if (tls_->stats && !check_ended)
     tls_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
   notify_closed(why);

@@ -25,7 +25,7 @@ namespace {
 struct fake_stream {
   std::vector<std::string>* log;
   int id;
-  void paced_read() { log->push_back("hs" + std::to_string(id)); }
+  void deferred_read() { log->push_back("hs" + std::to_string(id)); }
 };
 
 using pacer = kam::runtime::io::detail::basic_handshake_pacer<fake_stream>;
@@ -49,12 +49,13 @@ struct ticker {
   }
 
   void wait() {
-    a.async_wait(asio::socket_base::wait_read, [this](const boost::system::error_code& ec) {
-      if (ec || rounds-- <= 0)
-        return;
-      log->push_back("ev");
-      wait();
-    });
+    a.async_wait(asio::socket_base::wait_read,
+                 [this](const boost::system::error_code& ec) {
+                   if (ec || rounds-- <= 0)
+                     return;
+                   log->push_back("ev");
+                   wait();
+                 });
   }
 };
 
